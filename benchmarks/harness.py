@@ -1,0 +1,79 @@
+"""Shared measuring tools: repeated timings, paired ratios, and peak memory in a fresh process."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Figure:
+    """One benchmark figure: a candidate measured against a named baseline in the same run."""
+
+    name: str
+    candidate: str
+    baseline: str
+    unit: str  # unit of the raw timings, e.g. "s/step"
+    candidate_times: list[float]
+    baseline_times: list[float]
+    target: str = ""  # e.g. "ratio <= 1.10"; empty when the figure is only reported
+    passed: bool | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratios(self) -> list[float]:
+        """Per-repetition candidate/baseline ratios (paired: repetition i of each was run back to back)."""
+        return [c / b for c, b in zip(self.candidate_times, self.baseline_times)]
+
+    def summary(self) -> dict[str, Any]:
+        """Median, min and max of the ratio and of both raw timings."""
+        ratios = self.ratios
+        return {
+            **{k: v for k, v in asdict(self).items() if k not in ("candidate_times", "baseline_times")},
+            "repetitions": len(ratios),
+            "ratio_median": statistics.median(ratios),
+            "ratio_min": min(ratios),
+            "ratio_max": max(ratios),
+            "candidate_median": statistics.median(self.candidate_times),
+            "baseline_median": statistics.median(self.baseline_times),
+        }
+
+
+def paired_timings(candidate: Callable[[], Any], baseline: Callable[[], Any], repeats: int = 5,
+                   warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Time `candidate` and `baseline` alternately (`warmup` untimed rounds first); seconds per call."""
+    for _ in range(warmup):
+        baseline()
+        candidate()
+    cand, base = [], []
+    for i in range(repeats):
+        order = (baseline, candidate) if i % 2 == 0 else (candidate, baseline)
+        for fn in order:
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+            (cand if fn is candidate else base).append(elapsed)
+    return cand, base
+
+
+def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
+    result = target(*args)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((result, peak_kib / 1024.0))
+
+
+def in_fresh_process(target: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """Run `target(*args)` in a new process; return its result and that process's peak RSS in MiB."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(target, args, queue))
+    proc.start()
+    result, peak_mib = queue.get()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"benchmark child process failed with exit code {proc.exitcode}")
+    return result, peak_mib

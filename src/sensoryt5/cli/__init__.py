@@ -1,0 +1,37 @@
+"""The `sensoryt5` command: one Typer app, one sub-module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from sensoryt5.errors import SensoryT5Error
+
+app = typer.Typer(
+    name="sensoryt5",
+    help="Sensory-aware fine-grained emotion classification (SensoryT5).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    """Attach the command groups (imported here so that `sensoryt5 --help` stays fast)."""
+    from sensoryt5.cli import lexicon_cmd
+
+    app.add_typer(lexicon_cmd.app, name="lexicon")
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one red line on stderr and exit code 2."""
+    _register()
+    try:
+        app()
+    except SensoryT5Error as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

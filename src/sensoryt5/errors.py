@@ -1,0 +1,31 @@
+"""Errors that describe a user's mistake (bad file, bad option, bad model folder).
+
+The command line prints these as one line and exits with code 2; everything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class SensoryT5Error(Exception):
+    """Base class for errors caused by user input rather than by a bug in sensoryt5."""
+
+
+class InputError(SensoryT5Error, ValueError):
+    """Bad input data, located as precisely as possible (file, 1-based row, column)."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 column: str | None = None) -> None:
+        self.file, self.row, self.column = file, row, column
+        where = ", ".join(
+            part for part in (
+                f"file {file}" if file is not None else None,
+                f"row {row}" if row is not None else None,
+                f"column {column!r}" if column is not None else None,
+            ) if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ModelLoadError(SensoryT5Error):
+    """A model folder that is missing, incomplete, corrupted or in a refused format (pickle)."""
