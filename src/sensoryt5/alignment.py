@@ -1,0 +1,461 @@
+"""Text → model inputs: `input_ids`, `attention_mask` and the per-token sensory tensor [B, L, D].
+
+The one place where text becomes tensors (training, inference and export all use `SensoryProcessor`).
+
+Words are found on the token ids themselves, so the fast tokenizer does the only per-character work:
+a token starts a word when it carries the tokenizer's word-start marker ("▁" for SentencePiece, "Ġ" for byte-level
+BPE, no "##" for WordPiece) or follows a punctuation/special token; punctuation, special and pad tokens belong to no
+word and carry zeros. Each word is identified by a 64-bit hash of its token ids, looked up once in the lexicon
+(memoised), and every sub-word token inherits its word's vector. Multi-word entries ("ice cream", "t-shirt") are
+matched longest-first over adjacent words. Everything per token is vectorised with NumPy, which keeps alignment
+cheap next to tokenisation (see BENCHMARKS.md).
+
+Sensory modes, for the paper's ablations: `norms` (the lexicon's values), `random` (each distinct word gets values
+drawn uniformly from 0-5, a pure function of the word and the seed, so identical in every process), `shuffled` (the
+norms permuted across entries with a seeded permutation; predicted words draw a norms row by their hash),
+`none` (zeros: the paper's T5 baseline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise, phrase_key
+from sensoryt5.norms import SENSORIMOTOR
+
+MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
+PROCESSOR_FILE = "sensory_processor.json"
+_MISSING = SOURCES.index("missing")
+_MULTIWORD = SOURCES.index("multiword")
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+_PHRASE_BASE = np.uint64(0xC2B2AE3D27D4EB4F)
+_HYPHENS = frozenset({"-", "\u2010", "\u2011", "\u2012", "\u2013"})
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A bijective 64-bit mixer (SplitMix64 finaliser), vectorised; same output on every machine."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def stable_hash(text: str, seed: int = 0) -> int:
+    """A 64-bit hash of `text` that does not depend on the process (unlike `hash`)."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def random_vectors(words: Sequence[str], dims: Sequence[str], seed: int = 0) -> np.ndarray:
+    """Random SensoryT5 values: [len(words), len(dims)] uniform in [0, 5), a pure function of (word, dim, seed)."""
+    keys = np.array([stable_hash(w, seed) for w in words], dtype=np.uint64)[:, None]  # [N, 1]
+    dim_codes = np.array([SENSORIMOTOR.index(d) + 1 for d in dims], dtype=np.uint64)[None, :]  # [1, D]
+    with np.errstate(over="ignore"):
+        bits = _splitmix64(keys ^ (dim_codes * _HASH_BASE))
+    return ((bits >> np.uint64(11)).astype(np.float64) * (5.0 / 2.0**53)).astype(np.float32)
+
+
+def shuffled_rows(n_entries: int, seed: int = 0) -> np.ndarray:
+    """A seeded permutation of the norms rows, identical on every machine and NumPy version."""
+    keys = _splitmix64(np.arange(n_entries, dtype=np.uint64) ^ np.uint64(stable_hash("shuffled", seed)))
+    return np.argsort(keys, kind="stable")
+
+
+@dataclass(frozen=True)
+class _TokenTables:
+    """Per-vocabulary flags of a tokenizer, computed once: which ids are breaks, hyphens, word starts."""
+
+    is_break: np.ndarray  # [V] bool: special, pad, punctuation-only or marker-only tokens
+    is_hyphen: np.ndarray  # [V] bool
+    starts_word: np.ndarray  # [V] bool: carries a word-start marker (or is not a WordPiece continuation)
+
+
+def _token_tables(tokenizer: Any) -> _TokenTables:
+    """Classify every vocabulary id of a Hugging Face fast tokenizer."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ValueError(f"{type(tokenizer).__name__} is not a fast (tokenizers-backed) tokenizer; "
+                         "sensory alignment needs one")
+    size = len(tokenizer)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
+    model_kind = type(backend.model).__name__
+    if model_kind == "WordPiece":
+        prefix = backend.model.continuing_subword_prefix
+        starts = [not t.startswith(prefix) for t in tokens]
+        bodies = [t[len(prefix):] if not s else t for t, s in zip(tokens, starts)]
+    else:
+        marker = max(("\u2581", "\u0120"), key=lambda m: sum(t.startswith(m) for t in tokens))
+        if sum(t.startswith(marker) for t in tokens) < size // 20:
+            raise ValueError(f"cannot find word boundaries for the {model_kind} tokenizer "
+                             f"{type(tokenizer).__name__} (no '▁' or 'Ġ' word-start marker)")
+        starts = [t.startswith(marker) for t in tokens]
+        bodies = [t.lstrip(marker) for t in tokens]
+    special = np.zeros(size, dtype=bool)
+    special[[i for i in tokenizer.all_special_ids if i is not None and i < size]] = True
+    is_break = np.array([not any(ch.isalnum() for ch in body) for body in bodies]) | special
+    is_hyphen = np.array([body in _HYPHENS for body in bodies])
+    return _TokenTables(is_break=is_break, is_hyphen=is_hyphen, starts_word=np.array(starts, dtype=bool))
+
+
+@dataclass
+class WordLayout:
+    """Where the words of a tokenised batch are: one entry per word, in reading order."""
+
+    word_tokens: np.ndarray  # [T] flat positions (into B*L) of tokens that belong to a word
+    token_word: np.ndarray  # [T] word number (0..W-1) of each of those tokens
+    first: np.ndarray  # [W] flat position of each word's first token
+    last: np.ndarray  # [W] flat position of each word's last token
+    hashes: np.ndarray  # [W] uint64 hash of each word's token ids
+
+
+def word_layout(input_ids: np.ndarray, tables: _TokenTables) -> WordLayout:
+    """Find the words of a batch of token ids [B, L], vectorised."""
+    batch, length = input_ids.shape
+    flat = input_ids.reshape(-1)
+    is_word = ~tables.is_break[flat]  # [B*L]
+    prev_word = np.zeros_like(is_word)
+    prev_word[1:] = is_word[:-1]
+    prev_word[::length] = False
+    starts = is_word & (tables.starts_word[flat] | ~prev_word)
+    word_tokens = np.flatnonzero(is_word)  # [T]
+    start_flags = starts[word_tokens]
+    token_word = np.cumsum(start_flags) - 1  # [T]
+    first_idx = np.flatnonzero(start_flags)  # [W] index into word_tokens
+    n_tokens = len(word_tokens)
+    last_idx = np.append(first_idx[1:], n_tokens) - 1 if n_tokens else first_idx
+    if n_tokens == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return WordLayout(empty, empty, empty, empty, np.zeros(0, dtype=np.uint64))
+    position = np.arange(n_tokens) - first_idx[token_word]  # position of each token inside its word
+    powers = np.ones(length, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        powers[1:] = _HASH_BASE
+        powers = np.cumprod(powers, dtype=np.uint64)
+        contributions = (flat[word_tokens].astype(np.uint64) + np.uint64(1)) * powers[position]
+    hashes = np.add.reduceat(contributions, first_idx, dtype=np.uint64)
+    return WordLayout(word_tokens=word_tokens, token_word=token_word, first=word_tokens[first_idx],
+                      last=word_tokens[last_idx], hashes=hashes)
+
+
+class SensoryProcessor:
+    """Tokenizer + lexicon → `input_ids`, `attention_mask`, `sensory` [B, L, D] (a sensory tensor per token).
+
+    Args:
+        tokenizer: a Hugging Face fast tokenizer (WordPiece, SentencePiece/Unigram or byte-level BPE).
+        lexicon: the sensory lexicon; its dimensions are the tensor's last axis.
+        mode: "norms", "random", "shuffled" or "none".
+        max_length: truncation length in tokens.
+        seed: seed of the `random` and `shuffled` modes.
+    """
+
+    def __init__(self, tokenizer: Any, lexicon: SensoryLexicon, mode: str = "norms", max_length: int = 128,
+                 seed: int = 0) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown sensory mode {mode!r}; choose from {', '.join(MODES)}")
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2, got {max_length}")
+        self.tokenizer, self.lexicon, self.mode = tokenizer, lexicon, mode
+        self.max_length, self.seed = max_length, seed
+        self._tables = _token_tables(tokenizer)
+        self._keys = np.zeros(0, dtype=np.uint64)  # sorted word hashes seen so far
+        self._key_slots = np.zeros(0, dtype=np.int64)  # slot of each hash
+        self._slot_of_word: dict[str, int] = {}
+        self._slot_words: list[str] = []
+        self._slot_vectors = np.zeros((0, lexicon.n_dims), dtype=np.float32)  # [S, D], mode applied
+        self._slot_sources = np.zeros(0, dtype=np.int8)  # [S] index into SOURCES
+        self._slot_parts = np.zeros(0, dtype=np.int64)  # [S] multi-word part id, -1 if in no entry
+        self._build_phrase_index()
+
+    @property
+    def n_dims(self) -> int:
+        """Size of the sensory tensor's last axis."""
+        return self.lexicon.n_dims
+
+    def _build_phrase_index(self) -> None:
+        """Index the multi-word entries by hashes of their part ids, one table per entry length."""
+        self._part_ids: dict[str, int] = {}
+        self._phrases: dict[tuple[int, ...], int] = {}
+        for parts, row in self.lexicon.multiword_rows.items():
+            ids = tuple(self._part_ids.setdefault(p, len(self._part_ids)) for p in parts)
+            self._phrases[ids] = row
+        self._phrase_hashes = {
+            n: np.unique([self._phrase_hash(np.array([ids]))[0] for ids in self._phrases if len(ids) == n])
+            for n in sorted({len(ids) for ids in self._phrases}, reverse=True)
+        }
+        rows = np.array(list(self._phrases.values()), dtype=np.int64)
+        self._phrase_vectors = dict(zip(self._phrases.values(), self._entry_vectors(rows)))
+
+    @staticmethod
+    def _phrase_hash(part_windows: np.ndarray) -> np.ndarray:
+        """Hash of windows of part ids [N, n] → [N] uint64."""
+        acc = np.zeros(part_windows.shape[0], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(part_windows.shape[1]):
+                acc = acc * _PHRASE_BASE + part_windows[:, j].astype(np.uint64) + np.uint64(1)
+        return acc
+
+    def _entry_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Mode-applied vectors of norms entries [len(rows), D]."""
+        if self.mode == "shuffled":
+            rows = self._permutation[rows]
+        if self.mode == "random":
+            return random_vectors([self.lexicon.norms.words[r] for r in rows], self.lexicon.dims, self.seed)
+        vectors = self.lexicon.table[rows]
+        return np.zeros_like(vectors) if self.mode == "none" else vectors
+
+    @property
+    def _permutation(self) -> np.ndarray:
+        if not hasattr(self, "_perm"):
+            self._perm = shuffled_rows(len(self.lexicon.norms.words), self.seed)
+        return self._perm
+
+    def _register(self, words: list[str]) -> np.ndarray:
+        """Look up new normalised words, append them as slots, return their slot numbers."""
+        new = [w for w in dict.fromkeys(words) if w not in self._slot_of_word]
+        if new:
+            lookable = [w for w in new if w]
+            vectors, sources, entries = self.lexicon.lookup_many(lookable) if lookable else (None, [], [])
+            by_word = dict(zip(lookable, zip(sources, entries, range(len(lookable)))))
+            table = np.zeros((len(new), self.n_dims), dtype=np.float32)
+            codes = np.full(len(new), _MISSING, dtype=np.int8)
+            parts = np.full(len(new), -1, dtype=np.int64)
+            for i, word in enumerate(new):
+                if word not in by_word:
+                    continue
+                source, entry, j = by_word[word]
+                codes[i] = SOURCES.index(source)
+                table[i] = vectors[j]
+                parts[i] = self._part_id(word, entry)
+            table = self._apply_mode(new, table, codes, [by_word.get(w, (None, None))[1] for w in new])
+            start = len(self._slot_words)
+            self._slot_words.extend(new)
+            self._slot_of_word.update({w: start + i for i, w in enumerate(new)})
+            self._slot_vectors = np.concatenate([self._slot_vectors, table])
+            self._slot_sources = np.concatenate([self._slot_sources, codes])
+            self._slot_parts = np.concatenate([self._slot_parts, parts])
+        return np.array([self._slot_of_word[w] for w in words], dtype=np.int64)
+
+    def _part_id(self, word: str, entry: str | None) -> int:
+        """Multi-word part id of a word, falling back to its matched entry (so "creams" can end "ice cream")."""
+        if word in self._part_ids:
+            return self._part_ids[word]
+        return self._part_ids.get(entry, -1) if entry is not None else -1
+
+    def _apply_mode(self, words: list[str], vectors: np.ndarray, codes: np.ndarray,
+                    entries: list[str | None]) -> np.ndarray:
+        """Replace looked-up vectors [N, D] by the mode's values."""
+        if self.mode == "none":
+            return np.zeros_like(vectors)
+        if self.mode == "random":
+            return random_vectors(words, self.lexicon.dims, self.seed) * np.array([bool(w) for w in words])[:, None]
+        if self.mode == "shuffled":
+            n_entries = len(self.lexicon.norms.words)
+            for i, (word, entry) in enumerate(zip(words, entries)):
+                if entry is not None:
+                    vectors[i] = self.lexicon.table[self._permutation[self.lexicon.entry_rows[entry]]]
+                elif codes[i] != _MISSING:
+                    vectors[i] = self.lexicon.table[stable_hash(word, self.seed) % n_entries]
+        return vectors
+
+    def _word_slots(self, input_ids: np.ndarray, layout: WordLayout) -> np.ndarray:
+        """Slot number of every word [W], registering words seen for the first time."""
+        idx = np.searchsorted(self._keys, layout.hashes)
+        idx_clipped = np.minimum(idx, max(len(self._keys) - 1, 0))
+        known = (idx < len(self._keys)) & (self._keys[idx_clipped] == layout.hashes) if len(self._keys) else \
+            np.zeros(len(layout.hashes), dtype=bool)
+        if not known.all():
+            unknown = np.flatnonzero(~known)
+            new_hashes, first_seen = np.unique(layout.hashes[unknown], return_index=True)
+            flat = input_ids.reshape(-1)
+            words = []
+            for w in unknown[first_seen]:
+                ids = flat[layout.first[w]:layout.last[w] + 1]
+                keep = ~self._tables.is_break[ids]
+                text = self.tokenizer.convert_tokens_to_string(self.tokenizer.convert_ids_to_tokens(ids[keep].tolist()))
+                words.append(normalise(text))
+            slots = self._register(words)
+            keys = np.concatenate([self._keys, new_hashes])
+            order = np.argsort(keys, kind="stable")
+            self._keys, self._key_slots = keys[order], np.concatenate([self._key_slots, slots])[order]
+            idx = np.searchsorted(self._keys, layout.hashes)
+        return self._key_slots[idx]
+
+    def _match_phrases(self, input_ids: np.ndarray, layout: WordLayout, slots: np.ndarray
+                       ) -> list[tuple[int, int, int]]:
+        """Multi-word entries in the batch, longest first: (first word, n words, norms row) triples."""
+        n_words = len(slots)
+        if n_words < 2:
+            return []
+        flat = input_ids.reshape(-1)
+        length = input_ids.shape[1]
+        gap = layout.first[1:] - layout.last[:-1]  # [W-1]
+        same_row = layout.first[1:] // length == layout.last[:-1] // length
+        hyphen_between = np.zeros(n_words - 1, dtype=bool)
+        two = np.flatnonzero(gap == 2)
+        hyphen_between[two] = self._tables.is_hyphen[flat[layout.last[:-1][two] + 1]]
+        adjacent = same_row & ((gap == 1) | hyphen_between)  # [W-1]
+        parts = self._slot_parts[slots]  # [W]
+        taken = np.zeros(n_words, dtype=bool)
+        matches: list[tuple[int, int, int]] = []
+        for n, table in self._phrase_hashes.items():
+            if n_words < n:
+                continue
+            count = n_words - n + 1
+            valid = np.ones(count, dtype=bool)
+            for j in range(n):
+                valid &= parts[j:j + count] >= 0
+            for j in range(n - 1):
+                valid &= adjacent[j:j + count]
+            starts = np.flatnonzero(valid)
+            if not len(starts):
+                continue
+            windows = np.stack([parts[starts + j] for j in range(n)], axis=1)  # [C, n]
+            hits = starts[np.isin(self._phrase_hash(windows), table)]
+            for start in hits:
+                row = self._phrases.get(tuple(parts[start:start + n].tolist()))
+                if row is not None and not taken[start:start + n].any():
+                    taken[start:start + n] = True
+                    matches.append((int(start), n, row))
+        return matches
+
+    def _words(self, input_ids: np.ndarray) -> tuple[WordLayout, np.ndarray, np.ndarray]:
+        """Layout, per-word vectors [W, D] and per-word source codes [W] of a batch of token ids."""
+        layout = word_layout(input_ids, self._tables)
+        slots = self._word_slots(input_ids, layout)
+        vectors = self._slot_vectors[slots]
+        codes = self._slot_sources[slots]
+        for start, n, row in self._match_phrases(input_ids, layout, slots):
+            vectors[start:start + n] = self._phrase_vectors[row]
+            codes[start:start + n] = SOURCES.index("multiword") if " " in self.lexicon.norms.words[row] \
+                else SOURCES.index("exact")
+        return layout, vectors, codes
+
+    def sensory_tensor(self, input_ids: np.ndarray) -> np.ndarray:
+        """The sensory tensor [B, L, D] float32 for token ids [B, L]: each word token its word's vector."""
+        batch, length = input_ids.shape
+        sensory = np.zeros((batch * length, self.n_dims), dtype=np.float32)
+        if self.mode != "none":
+            layout, vectors, _ = self._words(input_ids)
+            sensory[layout.word_tokens] = vectors[layout.token_word]
+        return sensory.reshape(batch, length, self.n_dims)
+
+    def __call__(self, texts: str | Sequence[str], return_tensors: str = "pt", padding: bool | str = True,
+                 max_length: int | None = None) -> dict[str, Any]:
+        """Tokenise `texts` and align the sensory tensor: {input_ids, attention_mask, sensory}.
+
+        `return_tensors` is "pt" (torch) or "np". Empty or whitespace-only texts give all-zero sensory rows.
+        """
+        batch = _as_text_list(texts)
+        if not batch:
+            raise ValueError("no texts given")
+        encoded = self.tokenizer(batch, padding=padding, truncation=True, max_length=max_length or self.max_length,
+                                 return_tensors="np")
+        input_ids = encoded["input_ids"]
+        features = {"input_ids": input_ids, "attention_mask": encoded["attention_mask"],
+                    "sensory": self.sensory_tensor(input_ids)}
+        if return_tensors == "pt":
+            import torch
+
+            return {k: torch.from_numpy(v) for k, v in features.items()}
+        if return_tensors != "np":
+            raise ValueError(f"return_tensors must be 'pt' or 'np', got {return_tensors!r}")
+        return features
+
+    def explain_words(self, text: str) -> list[dict[str, Any]]:
+        """The words of one text as the model sees them: text, token positions, source and (mode-applied) vector."""
+        encoded = self.tokenizer([_as_text_list(text)[0]], truncation=True, max_length=self.max_length,
+                                 return_tensors="np")
+        input_ids = encoded["input_ids"]
+        layout, vectors, codes = self._words(input_ids)
+        flat = input_ids.reshape(-1)
+        words = []
+        for w in range(len(layout.first)):
+            positions = layout.word_tokens[layout.token_word == w]
+            tokens = self.tokenizer.convert_ids_to_tokens(flat[positions].tolist())
+            words.append({
+                "word": self.tokenizer.convert_tokens_to_string(tokens).strip(),
+                "token_positions": positions.tolist(),
+                "source": SOURCES[codes[w]],
+                "vector": dict(zip(self.lexicon.dims, (round(float(v), 4) for v in vectors[w]))),
+            })
+        return words
+
+    def coverage(self, texts: Sequence[str], batch_size: int = 1024) -> dict[str, Any]:
+        """Share of word tokens found exact / lemma / multiword / predicted / missing over `texts` (no truncation)."""
+        counts = np.zeros(len(SOURCES), dtype=np.int64)
+        batch = _as_text_list(texts)
+        for start in range(0, len(batch), batch_size):
+            encoded = self.tokenizer(batch[start:start + batch_size], padding=True, return_tensors="np")
+            _, _, codes = self._words(encoded["input_ids"])
+            counts += np.bincount(codes, minlength=len(SOURCES))
+        total = int(counts.sum())
+        shares = {s: (float(c) / total if total else 0.0) for s, c in zip(SOURCES, counts)}
+        return {"words": total, **shares, "found": sum(shares[s] for s in ("exact", "lemma", "multiword"))}
+
+    def settings(self) -> dict[str, Any]:
+        """What `save_pretrained` records: mode, seed, max length and the lexicon settings."""
+        return {"mode": self.mode, "seed": self.seed, "max_length": self.max_length, **self.lexicon.settings()}
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(str(folder))
+        write_json_atomic(folder / PROCESSOR_FILE, self.settings())
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, **overrides: Any) -> SensoryProcessor:
+        """Rebuild the processor saved in `folder` (tokenizer + settings); keyword arguments override settings."""
+        from transformers import AutoTokenizer
+
+        folder = Path(folder)
+        settings = json.loads((folder / PROCESSOR_FILE).read_text(encoding="utf-8"))
+        settings.update(overrides)
+        lexicon = SensoryLexicon(dims=tuple(settings["dims"]), oov_embedder=settings.get("oov_embedder"))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        return cls(tokenizer, lexicon, mode=settings["mode"], max_length=settings["max_length"],
+                   seed=settings.get("seed", 0))
+
+
+def _as_text_list(texts: Any) -> list[str]:
+    """Validate one text or a sequence of texts; TypeError names the first offending item."""
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None or not isinstance(texts, Sequence):
+        raise TypeError(f"texts must be a string or a sequence of strings, got {type(texts).__name__}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not a string: {text!r}")
+    return list(texts)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def coverage_report(texts: Sequence[str], processor: SensoryProcessor | None = None) -> dict[str, Any]:
+    """Lexicon coverage of `texts`, by default with the MiniLM tokenizer and the default lexicon."""
+    if processor is None:
+        from transformers import AutoTokenizer
+
+        from sensoryt5.backbones import resolve_backbone
+
+        processor = SensoryProcessor(AutoTokenizer.from_pretrained(resolve_backbone("minilm")), SensoryLexicon())
+    return processor.coverage(texts)

@@ -1,0 +1,66 @@
+"""`sensoryt5 lexicon ...`: look words up in the sensory lexicon and refit the OOV regressor."""
+
+from __future__ import annotations
+
+import json
+from typing import List
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="The Lancaster sensorimotor lexicon: look-up and the OOV regressor.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def lookup(
+    words: List[str] = typer.Argument(..., help="Words or quoted multi-word phrases, e.g. banana 'ice cream'."),
+    dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list of dimensions."),
+    oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or 'none' to report unknown words as "
+                                           "missing."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+) -> None:
+    """Print each word's sensory vector and how it was found (exact, lemma, multiword, predicted, missing)."""
+    from sensoryt5.errors import SensoryT5Error
+    from sensoryt5.lexicon import SensoryLexicon
+
+    try:
+        lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov.lower() == "none" else oov)
+        vectors, sources, entries = lexicon.lookup_many(words)
+    except ValueError as error:
+        raise SensoryT5Error(str(error)) from error
+    rows = [
+        {"word": w, "source": s, "entry": e, **{d: round(float(v), 4) for d, v in zip(lexicon.dims, vec)}}
+        for w, s, e, vec in zip(words, sources, entries, vectors)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("word", "source", "entry", *lexicon.dims)
+    for row in rows:
+        table.add_row(row["word"], row["source"], row["entry"] or "", *(f"{row[d]:.3f}" for d in lexicon.dims))
+    console.print(table)
+
+
+@app.command("fit-oov")
+def fit_oov(
+    embedder: str = typer.Option("minilm", help="Embedder of the OOV regressor."),
+    seed: int = typer.Option(0, help="Seed of the held-out 10% split."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (dimension names and `mean`)."),
+) -> None:
+    """Refit the OOV regressor and print its held-out Pearson r per dimension and the mean over the 6 perceptual."""
+    from sensoryt5.errors import SensoryT5Error
+    from sensoryt5.oov import evaluate_heldout
+
+    try:
+        scores = evaluate_heldout(embedder=embedder, seed=seed, progress=not as_json)
+    except ValueError as error:
+        raise SensoryT5Error(str(error)) from error
+    if as_json:
+        typer.echo(json.dumps({k: round(v, 4) for k, v in scores.items()}, indent=2))
+        return
+    table = Table("dimension", "held-out Pearson r")
+    for name, value in scores.items():
+        table.add_row(name, f"{value:.3f}")
+    console.print(table)

