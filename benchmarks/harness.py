@@ -60,10 +60,21 @@ def paired_timings(candidate: Callable[[], Any], baseline: Callable[[], Any], re
     return cand, base
 
 
+def high_water_mib() -> float:
+    """This process's peak RSS in MiB (VmHWM on Linux; `ru_maxrss` elsewhere).
+
+    On Linux `ru_maxrss` keeps the peak of the parent image a spawned child was forked from, VmHWM does not.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024.0
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
     result = target(*args)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((result, peak_kib / 1024.0))
+    queue.put((result, high_water_mib()))
 
 
 def in_fresh_process(target: Callable[..., Any], *args: Any) -> tuple[Any, float]:

@@ -1,0 +1,319 @@
+"""SensoryT5 (arXiv 2403.15574): a pretrained transformer whose hidden states are fused with per-token sensory
+vectors (Lancaster Sensorimotor Norms) through an attention "sensory adapter", then classified.
+
+T5-family backbones (encoder-decoder): the encoder reads `input_ids` with their attention mask, the decoder is fed
+pad ids of the same length (the paper's "zero-padding vector"), H is the decoder's last hidden state [B, L, d] and
+K the last decoder block's self-attention key projection of H. Encoder-only backbones (BERT family): H is the last
+encoder layer's output and K that layer's key projection of H. The sensory queries attend over (K, V = H) with the
+padding masked out (the authors' code masks neither the encoder nor the adapter), the fusion pools one vector per
+text, and a linear head classifies it. `sensory_mode="none"` is the paper's baseline: the same model without the
+sensory branch.
+
+A property of the paper's T5 path worth knowing: every decoder position gets the same all-pad input, so (without
+dropout, i.e. in eval mode) every position ends with the same state H; the adapter's attention then averages identical
+values, and the token-level fusions (`paper`, `residual`, `gate`) cannot carry sensory information. The `late` and
+`input` fusions, and `t5_states="encoder"` (H from the encoder instead), do not have that limitation.
+
+Importing this module registers the `sensoryt5` model type with `AutoConfig` and
+`AutoModelForSequenceClassification`, so that a saved folder loads with either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub.dataclasses import strict
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
+from transformers import initialization as init
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .backbones import resolve_backbone
+from .fusion import FUSIONS, InputFusion, build_fusion, masked_mean
+from .norms import PERCEPTUAL, parse_dims
+
+SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
+PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")
+T5_STATES: tuple[str, ...] = ("decoder", "encoder")
+
+# Encoder-decoder (T5) families: `config.t5_states` picks the stack whose last block gives H and K.
+T5_FAMILIES: tuple[str, ...] = ("t5", "mt5", "umt5")
+T5_KEY_PROJECTION = "layer.0.SelfAttention.k"
+# Encoder-only families: (list of layers, key projection inside one layer).
+ENCODER_KEY_PROJECTION: dict[str, tuple[str, str]] = {
+    "bert": ("encoder.layer", "attention.self.key"),
+    "roberta": ("encoder.layer", "attention.self.key"),
+    "xlm-roberta": ("encoder.layer", "attention.self.key"),
+    "camembert": ("encoder.layer", "attention.self.key"),
+    "electra": ("encoder.layer", "attention.self.key"),
+    "deberta-v2": ("encoder.layer", "attention.self.key_proj"),
+    "distilbert": ("transformer.layer", "attention.k_lin"),
+}
+SUPPORTED_BACKBONES: tuple[str, ...] = (*T5_FAMILIES, *ENCODER_KEY_PROJECTION)
+
+
+def key_projection_path(backbone_config: PreTrainedConfig, t5_states: str = "decoder") -> tuple[str, str]:
+    """(layer list, key projection inside its last layer) of a backbone; ValueError for unsupported families."""
+    model_type = backbone_config.model_type
+    if model_type in T5_FAMILIES:
+        return f"{t5_states}.block", T5_KEY_PROJECTION
+    if model_type in ENCODER_KEY_PROJECTION:
+        return ENCODER_KEY_PROJECTION[model_type]
+    raise ValueError(
+        f"unsupported backbone architecture {model_type!r} ({', '.join(backbone_config.architectures or [])}); "
+        f"supported families: {', '.join(SUPPORTED_BACKBONES)}"
+    )
+
+
+@strict
+class SensoryConfig(PreTrainedConfig):
+    r"""Configuration of `SensoryT5ForSequenceClassification`.
+
+    backbone_config (`dict`): the backbone's configuration (`to_dict()`, with its `model_type`; a config object is
+        converted), so that a saved folder rebuilds the backbone offline.
+    backbone_name_or_path (`str`, *optional*): where the pretrained backbone came from (informational).
+    sensory_mode (`str`, defaults to `"norms"`): `"norms"`, `"random"` or `"shuffled"` (how the caller built the
+        sensory vectors; all three switch the sensory branch on) or `"none"` (the paper's baseline: no sensory branch).
+    sensory_dims (`list[str]`, defaults to the six perceptual dimensions): names of the sensory columns.
+    fusion (`str`, defaults to `"paper"`): `"paper"` (A * H), `"residual"` (H + A), `"gate"` (H * sigmoid(W[H; A])),
+        `"late"` (pooled H with sentence-level sensory statistics) or `"input"` (sensory added to input embeddings).
+    t5_states (`str`, defaults to `"decoder"`): for encoder-decoder backbones, the stack whose last hidden states
+        are H: `"decoder"` (the paper; position-independent states, see the module docstring) or `"encoder"`.
+    query_hidden_size (`int`, defaults to 128): hidden width of the sensory query MLP.
+    adapter_heads (`int`, *optional*): heads of the adapter attention; `None`: 16 when d_model is divisible by 16,
+        else the backbone's head count.
+    problem_type (`str`, defaults to `"single_label_classification"`): or `"multi_label_classification"`.
+    label_thresholds (`list[float]`, *optional*): per-label decision thresholds of a multi-label model (0.5 each).
+    class_weights (`list[float]`, *optional*): per-class cross-entropy weights (single-label) or per-label
+        `pos_weight` of the binary cross-entropy (multi-label).
+    max_length (`int`, defaults to 128): token length the processor truncates to (stored, not used by the model).
+    lexicon_config (`dict`): the lexicon/OOV settings the processor was built with (stored, not used by the model).
+    classifier_dropout (`float`, defaults to 0.1): dropout before the classification head.
+    """
+
+    model_type = "sensoryt5"
+
+    backbone_config: dict[str, Any] | PreTrainedConfig | None = None
+    backbone_name_or_path: str | None = None
+    sensory_mode: str = "norms"
+    sensory_dims: list[str] | tuple[str, ...] = field(default_factory=lambda: list(PERCEPTUAL))
+    fusion: str = "paper"
+    t5_states: str = "decoder"
+    query_hidden_size: int = 128
+    adapter_heads: int | None = None
+    label_thresholds: list[float | int] | None = None
+    class_weights: list[float | int] | None = None
+    max_length: int = 128
+    lexicon_config: dict[str, Any] = field(default_factory=dict)
+    classifier_dropout: float | int = 0.1
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        """Normalise lists and check every option, raising ValueError on a bad one."""
+        if self.sensory_mode not in SENSORY_MODES:
+            raise ValueError(f"unknown sensory_mode {self.sensory_mode!r}; choose from {', '.join(SENSORY_MODES)}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {', '.join(FUSIONS)}")
+        if self.t5_states not in T5_STATES:
+            raise ValueError(f"unknown t5_states {self.t5_states!r}; choose from {', '.join(T5_STATES)}")
+        if isinstance(self.backbone_config, PreTrainedConfig):
+            self.backbone_config = self.backbone_config.to_dict()
+        if self.backbone_config is not None and "model_type" not in self.backbone_config:
+            raise ValueError("backbone_config must include the backbone's model_type")
+        self.sensory_dims = list(parse_dims(list(self.sensory_dims)))
+        super().__post_init__(**kwargs)
+        if self.problem_type is None:
+            self.problem_type = "single_label_classification"
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"unsupported problem_type {self.problem_type!r}; choose from {', '.join(PROBLEM_TYPES)}")
+        for name in ("label_thresholds", "class_weights"):
+            values = getattr(self, name)
+            if values is not None:
+                if len(values) != self.num_labels:
+                    raise ValueError(f"{name} has {len(values)} values for {self.num_labels} labels")
+                setattr(self, name, [float(v) for v in values])
+
+    @property
+    def n_sensory(self) -> int:
+        """Number of sensory dimensions D."""
+        return len(self.sensory_dims)
+
+
+class SensoryT5PreTrainedModel(PreTrainedModel):
+    """Weight initialisation and loading conventions of the SensoryT5 models."""
+
+    config_class = SensoryConfig
+    base_model_prefix = "backbone"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Adapter and head: normal(0, 0.02) linear weights, zero biases, Xavier attention in-projections."""
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.MultiheadAttention):
+            for name in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                if getattr(module, name) is not None:
+                    init.xavier_uniform_(getattr(module, name))
+            if module.in_proj_bias is not None:
+                init.zeros_(module.in_proj_bias)
+
+
+class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
+    """Backbone -> sensory fusion -> masked mean pool -> dropout -> linear head (see the module docstring).
+
+    `from_backbone(name_or_path, ...)` starts from pretrained backbone weights; `SensoryT5ForSequenceClassification
+    (config)` builds the backbone from `config.backbone_config` with random weights (as `from_pretrained(folder)`
+    does before loading the saved weights).
+    """
+
+    def __init__(self, config: SensoryConfig, backbone: PreTrainedModel | None = None) -> None:
+        super().__init__(config)
+        if config.backbone_config is None:
+            raise ValueError("SensoryConfig.backbone_config is required; use from_backbone() to start from weights")
+        backbone_config = AutoConfig.for_model(**config.backbone_config)
+        layers_path, key_path = key_projection_path(backbone_config, config.t5_states)
+        if backbone is None:  # same dtype as the rest of the model (from_pretrained sets the default dtype)
+            backbone = AutoModel.from_config(backbone_config, dtype=torch.get_default_dtype())
+        if getattr(backbone, "pooler", None) is not None:
+            backbone.pooler = None  # H is the token states; an unused pooler would only idle under DDP
+        self.backbone = backbone
+        self.is_encoder_decoder = bool(self.backbone.config.is_encoder_decoder)
+        last_layer = len(self.backbone.get_submodule(layers_path)) - 1
+        self.key_path = f"{layers_path}.{last_layer}.{key_path}"
+        d_model = self.backbone.config.hidden_size
+        self.fusion = None
+        if config.sensory_mode != "none":
+            heads = config.adapter_heads or (16 if d_model % 16 == 0 else self.backbone.config.num_attention_heads)
+            if d_model % heads:
+                raise ValueError(f"adapter_heads={heads} does not divide the backbone's d_model={d_model}")
+            key_dim = self.backbone.get_submodule(self.key_path).out_features
+            self.fusion = build_fusion(config.fusion, config.n_sensory, config.query_hidden_size, d_model, key_dim,
+                                       heads)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(self.fusion.out_features if self.fusion is not None else d_model,
+                                    config.num_labels)
+        self.post_init()
+
+    @classmethod
+    def from_backbone(cls, name_or_path: str, *, num_labels: int | None = None,
+                      id2label: dict[int, str] | None = None, dtype: torch.dtype = torch.float32,
+                      **config_kwargs: Any) -> SensoryT5ForSequenceClassification:
+        """A new classifier on the pretrained backbone `name_or_path` (hub name, local folder or alias, see
+        `resolve_backbone`); adapter and head start from random weights, everything in `dtype`. Pass `num_labels` or
+        `id2label`; any other `SensoryConfig` field goes in `config_kwargs`. The paper's setting is
+        `from_backbone("t5-large", ...)` (needs the hub or a downloaded folder)."""
+        if (num_labels is None) == (id2label is None):
+            raise ValueError("pass exactly one of num_labels or id2label")
+        path = resolve_backbone(name_or_path)
+        backbone_config = AutoConfig.from_pretrained(path)
+        key_projection_path(backbone_config)  # unsupported families fail before the weights load
+        backbone = AutoModel.from_pretrained(path, config=backbone_config, dtype=dtype)
+        if id2label is not None:
+            labels = {"id2label": dict(id2label), "label2id": {v: k for k, v in id2label.items()}}
+        else:
+            labels = {"num_labels": num_labels}
+        config = SensoryConfig(backbone_config=backbone.config.to_dict(), backbone_name_or_path=name_or_path,
+                               **labels, **config_kwargs)
+        return cls(config, backbone=backbone).to(dtype)
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The backbone's token embeddings."""
+        return self.backbone.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        """Replace the backbone's token embeddings."""
+        self.backbone.set_input_embeddings(value)
+
+    def backbone_states(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor,
+                        sensory: torch.Tensor | None = None) -> torch.Tensor:
+        """H [B, L, d]: the backbone's last hidden states (decoder's or encoder's, see `t5_states`)."""
+        inputs: dict[str, torch.Tensor] = {"attention_mask": attention_mask}
+        if isinstance(self.fusion, InputFusion):
+            embeds = self.backbone.get_input_embeddings()(input_ids)  # [B, L, d]
+            inputs["inputs_embeds"] = self.fusion.embed(embeds, sensory, attention_mask)
+        else:
+            inputs["input_ids"] = input_ids
+        if not self.is_encoder_decoder:
+            return self.backbone(**inputs).last_hidden_state
+        if self.config.t5_states == "encoder":
+            return self.backbone.get_encoder()(**inputs).last_hidden_state
+        decoder_input_ids = torch.full_like(input_ids, self.backbone.config.pad_token_id)  # the zero-padding vector
+        return self.backbone(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).last_hidden_state
+
+    def _check_sensory(self, input_ids: torch.Tensor, sensory: torch.Tensor | None) -> None:
+        """ValueError unless `sensory` is [B, L, n_sensory] for `input_ids` [B, L] (or the branch is off)."""
+        if self.fusion is None:
+            return
+        if sensory is None:
+            raise ValueError(f"sensory_mode={self.config.sensory_mode!r} needs `sensory` [batch, length, "
+                             f"{self.config.n_sensory}]; only sensory_mode='none' runs without it")
+        expected = (*input_ids.shape, self.config.n_sensory)
+        if tuple(sensory.shape) != expected:
+            raise ValueError(f"`sensory` has shape {tuple(sensory.shape)}; expected {expected} "
+                             f"(input_ids {tuple(input_ids.shape)} x {self.config.n_sensory} sensory dimensions)")
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        sensory: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        return_dict: bool = True,
+    ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
+        """Classify `input_ids` [B, L] with `sensory` [B, L, D] (zeros at special and pad tokens).
+
+        `labels`: class ids [B] (single-label) or multi-hot floats [B, C] (multi-label). With `output_attentions`,
+        `attentions` is the adapter's attention averaged over heads [B, L_query, L_key] for the token-level fusions
+        (`paper`, `residual`, `gate`) and None otherwise. `return_dict=False` gives the tuple (loss, logits,
+        attentions) without the entries that are None.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        self._check_sensory(input_ids, sensory)
+        hidden = self.backbone_states(input_ids, attention_mask, sensory)  # [B, L, d]
+        weights = None
+        if self.fusion is None:
+            pooled = masked_mean(hidden, attention_mask)  # [B, d]
+        else:
+            keys = self.backbone.get_submodule(self.key_path)(hidden) if self.fusion.uses_keys else None  # [B, L, k]
+            pooled, weights = self.fusion(hidden, keys, sensory, attention_mask, output_attentions)
+        logits = self.classifier(self.dropout(pooled))  # [B, C]
+        loss = self.loss(logits, labels) if labels is not None else None
+        weights = weights if output_attentions else None
+        if not return_dict:
+            return tuple(value for value in (loss, logits, weights) if value is not None)
+        return SequenceClassifierOutput(loss=loss, logits=logits, attentions=weights)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (single-label) or binary cross-entropy with logits (multi-label), with class weights."""
+        weights = None
+        if self.config.class_weights is not None:
+            weights = torch.tensor(self.config.class_weights, dtype=logits.dtype, device=logits.device)
+        if self.config.problem_type == "multi_label_classification":
+            return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=weights)
+        return F.cross_entropy(logits, labels.view(-1), weight=weights)
+
+    @torch.no_grad()
+    def predict_labels(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class ids [B] by argmax (single-label) or 0/1 decisions [B, C] by `label_thresholds` (multi-label)."""
+        if self.config.problem_type != "multi_label_classification":
+            return logits.argmax(dim=-1)
+        thresholds = self.config.label_thresholds or [0.5] * self.config.num_labels
+        thresholds = torch.tensor(thresholds, dtype=logits.dtype, device=logits.device)
+        return (torch.sigmoid(logits) >= thresholds).long()
+
+
+AutoConfig.register(SensoryConfig.model_type, SensoryConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(SensoryConfig, SensoryT5ForSequenceClassification, exist_ok=True)
