@@ -64,3 +64,33 @@ def lexicon():
     from sensoryt5.lexicon import SensoryLexicon
 
     return SensoryLexicon(oov_embedder=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_folder(tmp_path_factory, minilm_tokenizer) -> Path:
+    """A randomly initialised 2-layer BERT with the MiniLM tokenizer, saved like a downloaded checkpoint."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(minilm_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    minilm_tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_folder(t5_folder, t5_tokenizer, tmp_path_factory) -> Path:
+    """A randomly initialised T5 (d_model 64, 2 layers) with the tiny SentencePiece tokenizer, saved by path."""
+    import torch
+    from transformers import T5Config, T5Model
+
+    folder = tmp_path_factory.mktemp("tiny_t5")
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(t5_tokenizer), d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5Model(config).save_pretrained(folder)
+    t5_tokenizer.save_pretrained(folder)
+    return folder

@@ -154,7 +154,8 @@ def test_truncation_to_max_length(processor, lexicon):
     out = short(["the " * 50], return_tensors="np")
     assert out["input_ids"].shape == (1, 8)
     special = np.isin(out["input_ids"][0], processor.tokenizer.all_special_ids)
-    np.testing.assert_allclose(out["sensory"][0, ~special], np.tile(lexicon.lookup("the").vector, (int((~special).sum()), 1)))
+    expected = np.tile(lexicon.lookup("the").vector, (int((~special).sum()), 1))
+    np.testing.assert_allclose(out["sensory"][0, ~special], expected)
     assert (~special).sum() >= 6
 
 

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise, phrase_key
+from sensoryt5.atomic import write_json
+from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
 from sensoryt5.norms import SENSORIMOTOR
 
 MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
@@ -51,7 +50,7 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 def stable_hash(text: str, seed: int = 0) -> int:
     """A 64-bit hash of `text` that does not depend on the process (unlike `hash`)."""
-    return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode("utf-8"), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode(), digest_size=8).digest(), "little")
 
 
 def random_vectors(words: Sequence[str], dims: Sequence[str], seed: int = 0) -> np.ndarray:
@@ -409,7 +408,7 @@ class SensoryProcessor:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(str(folder))
-        write_json_atomic(folder / PROCESSOR_FILE, self.settings())
+        write_json(folder / PROCESSOR_FILE, self.settings())
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, **overrides: Any) -> SensoryProcessor:
@@ -435,19 +434,6 @@ def _as_text_list(texts: Any) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"text {i} is {type(text).__name__}, not a string: {text!r}")
     return list(texts)
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def coverage_report(texts: Sequence[str], processor: SensoryProcessor | None = None) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 DEFAULT_BACKBONE = "minilm"
 
 
@@ -21,3 +24,17 @@ def resolve_backbone(name_or_path: str) -> str:
     """
     alias = ALIASES.get(name_or_path.strip().lower())
     return alias() if alias is not None else name_or_path
+
+
+@contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """Hide transformers' per-tensor "Loading weights" bar (restored afterwards); errors still surface."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -22,9 +22,13 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     """Attach the command groups (imported here so that `sensoryt5 --help` stays fast)."""
-    from sensoryt5.cli import lexicon_cmd
+    from sensoryt5.cli import data_cmd, lexicon_cmd, train_cmd
 
     app.add_typer(lexicon_cmd.app, name="lexicon")
+    app.add_typer(data_cmd.app, name="data")
+    app.command()(train_cmd.train)
+    app.command()(train_cmd.evaluate)
+    app.command()(train_cmd.reproduce)
 
 
 def main() -> None:

@@ -1,0 +1,143 @@
+"""Evaluate a trained model on a data set split: metrics, per-class report, confusion matrix, predictions file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sensoryt5.atomic import write_json, write_jsonl
+from sensoryt5.errors import InputError
+
+PREDICTIONS_FILE = "predictions.jsonl"
+METRICS_FILE = "metrics.json"
+CONFUSION_FILE = "confusion_matrix.png"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(text).name if os.sep in text else text).strip("_") or "data"
+
+
+def gold_matrix(split: Any, model_labels: Sequence[str], split_labels: Sequence[str], multi_label: bool,
+                source: str) -> np.ndarray:
+    """Gold labels of a split in the model's label order: ints [N] or multi-hot [N, C].
+
+    Raises InputError if the split has a label the model was not trained on.
+    """
+    from sensoryt5.data import label_array
+
+    index = {name: i for i, name in enumerate(model_labels)}
+    unknown = [name for name in split_labels if name not in index]
+    if multi_label:
+        matrix = label_array(split)  # [N, C_split]
+        used_unknown = [name for j, name in enumerate(split_labels) if name in unknown and matrix[:, j].any()]
+        if used_unknown:
+            raise InputError(f"labels {used_unknown} are not among the model's labels", file=source, column="labels")
+        gold = np.zeros((len(matrix), len(model_labels)), dtype=np.int64)
+        for j, name in enumerate(split_labels):
+            if name in index:
+                gold[:, index[name]] = matrix[:, j] > 0.5
+        return gold
+    ids = label_array(split)  # [N]
+    if unknown:
+        used = sorted({split_labels[i] for i in ids if split_labels[i] in unknown})
+        if used:
+            row = int(np.flatnonzero(np.isin(ids, [split_labels.index(u) for u in used]))[0]) + 1
+            raise InputError(f"label {used[0]!r} is not among the model's labels {list(model_labels)}",
+                             file=source, row=row, column="label")
+    return np.array([index[split_labels[i]] for i in ids], dtype=np.int64)
+
+
+def plot_confusion(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
+    """Save a row-normalised confusion matrix as PNG (written to a temporary name, then renamed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(gold, pred, labels=list(range(len(labels))), normalize="true")
+    size = max(5.0, 0.35 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def evaluate(model_dir: str | Path, dataset: str, split: str = "test", output_dir: str | Path | None = None,
+             batch_size: int = 64, classifier: Any = None, data_options: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """Predict a split once and report accuracy, macro-F1, weighted-F1, per-class scores and files written.
+
+    Multi-label models use the per-label thresholds tuned on dev at training time (micro- and macro-F1).
+    `data_options` are passed to `load_dataset` (default: those recorded in the model's train_metrics.json).
+    """
+    from sensoryt5.data import label_names, load_dataset
+    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.metrics import multi_label_metrics, per_class_report, single_label_metrics
+
+    model_dir = Path(model_dir)
+    clf = classifier or SensoryClassifier.from_pretrained(model_dir)
+    options = data_options if data_options is not None else _recorded_data_options(model_dir)
+    data = load_dataset(dataset, **options)
+    if split not in data:
+        raise InputError(f"no split {split!r} in {dataset} (splits: {', '.join(data)})")
+    part = data[split]
+    gold = gold_matrix(part, clf.labels, label_names(data), clf.multi_label, dataset)
+    texts = list(part["text"])
+    probabilities = clf.predict_proba(texts, batch_size=batch_size)
+    if clf.multi_label:
+        thresholds = np.asarray(clf.config.label_thresholds or [0.5] * len(clf.labels))
+        pred = (probabilities >= thresholds).astype(np.int64)
+        metrics = multi_label_metrics(gold, pred)
+    else:
+        pred = probabilities.argmax(axis=1)
+        metrics = single_label_metrics(gold, pred)
+    out = Path(output_dir) if output_dir else model_dir / f"eval-{_slug(dataset)}-{split}"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [_prediction_row(t, g, p, pr, clf) for t, g, p, pr in zip(texts, gold, pred, probabilities)]
+    write_jsonl(out / PREDICTIONS_FILE, rows)
+    report = {**metrics, "per_class": per_class_report(gold, pred, clf.labels), "dataset": dataset, "split": split,
+              "model": str(model_dir), "predictions_file": str(out / PREDICTIONS_FILE)}
+    if not clf.multi_label:
+        plot_confusion(gold, pred, clf.labels, out / CONFUSION_FILE, f"{model_dir.name} on {dataset}/{split}")
+        report["confusion_matrix_file"] = str(out / CONFUSION_FILE)
+    write_json(out / METRICS_FILE, report)
+    return report
+
+
+def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, clf: Any) -> dict[str, Any]:
+    """One line of the predictions file."""
+    names = clf.labels
+    if clf.multi_label:
+        gold_out = [names[i] for i in np.flatnonzero(gold)]
+        pred_out = [names[i] for i in np.flatnonzero(pred)]
+    else:
+        gold_out, pred_out = names[int(gold)], names[int(pred)]
+    return {"text": text, "gold": gold_out, "predicted": pred_out,
+            "probabilities": {n: round(float(p), 6) for n, p in zip(names, probabilities)}}
+
+
+def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
+    """The data options a model was trained with (columns, separator, hashtag masking), if recorded."""
+    from sensoryt5.training import METRICS_FILE as TRAIN_METRICS
+
+    path = model_dir / TRAIN_METRICS
+    if not path.is_file():
+        return {}
+    config = json.loads(path.read_text(encoding="utf-8")).get("config", {})
+    keys = ("text_column", "label_column", "label_separator", "mask_label_hashtags")
+    return {k: config[k] for k in keys if k in config}

@@ -1,0 +1,316 @@
+"""Fine-tune SensoryT5 with the Hugging Face `Trainer`: one dataclass of settings, one `train` function.
+
+Runs unchanged under `torchrun --nproc_per_node N` / `accelerate launch` (DDP through the Trainer), with only the
+main process writing the output folder. The output folder is a self-contained saved model (weights, config,
+tokenizer, `sensory_processor.json`) plus `train_metrics.json`; its files are renamed into place with `config.json`
+last, so a killed run never leaves a folder that loads as a model. Checkpoints (for `resume`) live in
+`OUTPUT/checkpoints` and are removed after a successful run unless `keep_checkpoints` is set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensoryt5.atomic import default_mode, write_json
+from sensoryt5.errors import SensoryT5Error
+
+CHECKPOINTS = "checkpoints"
+METRICS_FILE = "train_metrics.json"
+
+
+@dataclass
+class TrainingConfig:
+    """Everything `sensoryt5 train` accepts (defaults follow the paper where it says something)."""
+
+    dataset: str
+    output: str
+    backbone: str = "minilm"
+    sensory: str = "norms"
+    fusion: str = "paper"
+    dims: str = "perceptual"
+    oov: str | None = "minilm"
+    epochs: float = 3.0
+    learning_rate: float = 1e-4  # the paper's Adam learning rate
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 128
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    gradient_accumulation_steps: int = 1
+    seed: int = 42
+    max_train_samples: int | None = None
+    early_stopping_patience: int | None = 2
+    class_weights: bool = False
+    save_steps: int | None = None  # checkpoint (and evaluate) every N steps instead of every epoch
+    keep_checkpoints: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    text_column: str = "text"
+    label_column: str = "label"
+    label_separator: str | None = None
+    mask_label_hashtags: bool = False
+    trainer_args: dict[str, Any] = field(default_factory=dict)  # extra TrainingArguments (deepspeed, fsdp, ...)
+
+
+class SensoryCollator:
+    """Batches raw examples: tokenise, align the sensory tensor, stack labels (runs in the data loader)."""
+
+    def __init__(self, processor: Any, multi_label: bool) -> None:
+        self.processor, self.multi_label = processor, multi_label
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        batch = self.processor([e["text"] for e in examples])  # input_ids, attention_mask [B, L]; sensory [B, L, D]
+        if self.multi_label:
+            batch["labels"] = torch.tensor([e["labels"] for e in examples], dtype=torch.float32)  # [B, C]
+        else:
+            batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)  # [B]
+        return batch
+
+
+class GracefulInterrupt:
+    """First Ctrl-C/SIGTERM: finish the step, save a checkpoint, stop. A second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> GracefulInterrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signum, self._previous[signum])
+        print("\nInterrupted: saving a checkpoint after this step (interrupt again to stop at once).", flush=True)
+
+    def callback(self) -> Any:
+        """A TrainerCallback that saves and stops at the next step end once an interrupt was requested."""
+        from transformers import TrainerCallback
+
+        owner = self
+
+        class _StopAndSave(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if owner.requested:
+                    control.should_save = True
+                    control.should_training_stop = True
+                return control
+
+        return _StopAndSave()
+
+
+def _balanced_weights(dataset: Any, n_labels: int, multi_label: bool) -> list[float]:
+    """Inverse-frequency class weights n / (C * count) (single-label) or negatives/positives per label."""
+    from sensoryt5.data import label_array
+
+    labels = label_array(dataset)  # [N] ids or [N, C] multi-hot
+    if multi_label:
+        positives = labels.sum(axis=0).clip(min=1)
+        return ((len(labels) - positives) / positives).tolist()
+    counts = np.bincount(labels, minlength=n_labels).clip(min=1)
+    return (counts.sum() / (n_labels * counts)).tolist()
+
+
+def _compute_metrics(multi_label: bool):
+    """The Trainer's metric function: accuracy, macro-F1, weighted-F1 (and micro-F1 at 0.5 for multi-label)."""
+    from sensoryt5.metrics import multi_label_metrics, single_label_metrics
+
+    def compute(prediction: Any) -> dict[str, float]:
+        logits, gold = prediction.predictions, prediction.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        if multi_label:
+            return multi_label_metrics(gold, logits > 0)
+        return single_label_metrics(gold, logits.argmax(-1))
+
+    return compute
+
+
+def _bf16_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint whose trainer state was written (a kill mid-save leaves it without one)."""
+    candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for candidate in candidates:
+        if (candidate / "trainer_state.json").is_file() and (candidate / "model.safetensors").is_file():
+            return str(candidate)
+    return None
+
+
+def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[str, Any]) -> None:
+    """Save model, processor and metrics into `output`: files renamed into place, `config.json` last."""
+    staging = output / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    processor.save_pretrained(staging)
+    write_json(staging / METRICS_FILE, metrics)
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    for path in sorted(files, key=lambda p: p.name == "config.json"):
+        path.chmod(default_mode())
+        target = output / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
+    """Check the output folder: refuse to overwrite a finished model unless asked; unpublish it first."""
+    output = Path(config.output)
+    finished = (output / "config.json").is_file()
+    if finished and not (config.overwrite or config.resume):
+        raise SensoryT5Error(f"{output} already holds a trained model; pass --overwrite to replace it, "
+                             "or choose another --output")
+    if is_main:
+        output.mkdir(parents=True, exist_ok=True)
+        if finished:
+            (output / "config.json").unlink()
+    return output
+
+
+def train(config: TrainingConfig) -> dict[str, Any]:
+    """Fine-tune, select the best epoch on dev macro-F1, save the model folder; returns the metrics written."""
+    import torch
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+    from transformers import logging as hf_logging
+
+    from sensoryt5.alignment import SensoryProcessor
+    from sensoryt5.backbones import quiet_weight_loading, resolve_backbone
+    from sensoryt5.data import is_multi_label, label_names, load_dataset
+    from sensoryt5.lexicon import SensoryLexicon
+    from sensoryt5.metrics import multi_label_metrics, tune_thresholds
+    from sensoryt5.modeling import SensoryT5ForSequenceClassification
+
+    hf_logging.set_verbosity_error()
+    started = time.time()
+    rank = int(os.environ.get("RANK", "0"))
+    output = _prepare_output(config, rank == 0)
+    dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
+                           label_separator=config.label_separator, mask_label_hashtags=config.mask_label_hashtags)
+    labels, multi_label = label_names(dataset), is_multi_label(dataset)
+    train_split = dataset["train"]
+    if config.max_train_samples is not None and config.max_train_samples < len(train_split):
+        train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+
+    backbone = resolve_backbone(config.backbone)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)
+    processor = SensoryProcessor(tokenizer, lexicon, mode=config.sensory, max_length=config.max_length,
+                                 seed=config.seed)
+    coverage = processor.coverage(train_split["text"]) if config.sensory != "none" else None
+
+    set_seed(config.seed)
+    with quiet_weight_loading():
+        model = SensoryT5ForSequenceClassification.from_backbone(
+            backbone,
+            id2label=dict(enumerate(labels)),
+            sensory_mode=config.sensory,
+            sensory_dims=list(lexicon.dims),
+            fusion=config.fusion,
+            problem_type="multi_label_classification" if multi_label else "single_label_classification",
+            class_weights=(_balanced_weights(train_split, len(labels), multi_label) if config.class_weights
+                           else None),
+            max_length=config.max_length,
+            lexicon_config=processor.settings(),
+        )
+    strategy = "steps" if config.save_steps else "epoch"
+    report_to = ["tensorboard"] if importlib.util.find_spec("tensorboard") else "none"
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(output / "logs")  # read by the Trainer's TensorBoard callback
+    args = TrainingArguments(
+        output_dir=str(output / CHECKPOINTS),
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        weight_decay=config.weight_decay,
+        optim="adamw_torch",
+        seed=config.seed,
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=config.save_steps,
+        save_steps=config.save_steps,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        save_total_limit=2,
+        bf16=_bf16_available(),
+        logging_strategy="steps",
+        logging_steps=50,
+        report_to=report_to,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=False,
+        **config.trainer_args,
+    )
+    callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+    with GracefulInterrupt() as interrupt:
+        trainer = Trainer(
+            model=model, args=args, train_dataset=train_split, eval_dataset=dataset["validation"],
+            data_collator=SensoryCollator(processor, multi_label), compute_metrics=_compute_metrics(multi_label),
+            callbacks=[*callbacks, interrupt.callback()],
+        )
+        resume_from = _last_complete_checkpoint(output / CHECKPOINTS) if config.resume else None
+        if config.resume and resume_from is None and rank == 0:
+            print(f"No complete checkpoint in {output / CHECKPOINTS}; starting from scratch.")
+        train_result = trainer.train(resume_from_checkpoint=resume_from)
+    if interrupt.requested:
+        raise SensoryT5Error(f"training interrupted; checkpoint saved in {output / CHECKPOINTS}. "
+                             "Run the same command with --resume to continue.")
+
+    dev = trainer.predict(dataset["validation"])
+    dev_logits = dev.predictions[0] if isinstance(dev.predictions, tuple) else dev.predictions
+    if multi_label:
+        probabilities = torch.sigmoid(torch.from_numpy(dev_logits)).numpy()
+        model.config.label_thresholds = tune_thresholds(dev.label_ids, probabilities)
+        dev_metrics = multi_label_metrics(dev.label_ids, probabilities >= np.array(model.config.label_thresholds))
+    else:
+        dev_metrics = {k.removeprefix("test_"): v for k, v in dev.metrics.items()
+                       if k.removeprefix("test_") in ("accuracy", "macro_f1", "weighted_f1")}
+    metrics = {
+        "config": asdict(config),
+        "labels": labels,
+        "multi_label": multi_label,
+        "train_examples": len(train_split),
+        "dev_examples": len(dataset["validation"]),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_dev_macro_f1": trainer.state.best_metric,
+        "dev": dev_metrics,
+        "epochs_run": trainer.state.epoch,
+        "history": [h for h in trainer.state.log_history if "eval_macro_f1" in h],
+        "train_runtime_s": train_result.metrics.get("train_runtime"),
+        "train_examples_per_s": train_result.metrics.get("train_samples_per_second"),
+        "wall_time_s": time.time() - started,
+        "coverage": coverage,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "world_size": trainer.args.world_size,
+        "torch": torch.__version__,
+    }
+    if trainer.is_world_process_zero():
+        write_model_folder(output, trainer.model, processor, metrics)
+        if not config.keep_checkpoints:
+            shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
+    return metrics

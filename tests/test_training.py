@@ -1,0 +1,135 @@
+"""Training, evaluation and reproduction end to end on tiny models (CPU, a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensoryt5.training import TrainingConfig, train
+
+FAST = dict(dataset="isear", max_train_samples=64, epochs=1, batch_size=16, max_length=32, oov=None,
+            early_stopping_patience=None)
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "sensoryt5", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_bert_folder) -> tuple[Path, dict]:
+    output = tmp_path_factory.mktemp("trained") / "model"
+    metrics = train(TrainingConfig(output=str(output), backbone=str(tiny_bert_folder), seed=3, **FAST))
+    return output, metrics
+
+
+def test_train_writes_a_self_contained_model_folder(trained):
+    output, metrics = trained
+    names = {p.name for p in output.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "sensory_processor.json",
+            "train_metrics.json"} <= names
+    assert "checkpoints" not in names and ".staging" not in names
+    assert not list(output.glob("*.bin"))
+    recorded = json.loads((output / "train_metrics.json").read_text())
+    assert recorded["train_examples"] == 64 and recorded["dev_examples"] == 743
+    assert 0.0 <= recorded["dev"]["macro_f1"] <= 1.0
+    assert recorded["labels"] == ["joy", "fear", "anger", "sadness", "disgust", "shame", "guilt"]
+    assert recorded["history"] and recorded["history"][0]["epoch"] == 1
+    assert metrics["dev"] == recorded["dev"]
+
+
+def test_saved_model_reproduces_dev_metrics(trained):
+    from sensoryt5.data import label_array, load_dataset
+    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.metrics import single_label_metrics
+
+    output, metrics = trained
+    clf = SensoryClassifier.from_pretrained(output, device="cpu")
+    dev = load_dataset("isear")["validation"]
+    pred = clf.predict_proba(list(dev["text"])).argmax(axis=1)
+    again = single_label_metrics(label_array(dev), pred)
+    assert again["macro_f1"] == pytest.approx(metrics["dev"]["macro_f1"], abs=1e-9)
+    assert again["accuracy"] == pytest.approx(metrics["dev"]["accuracy"], abs=1e-9)
+
+
+def test_refuses_to_overwrite_a_model_without_flag(trained, tiny_bert_folder):
+    output, _ = trained
+    result = _cli("train", "--dataset", "isear", "--output", str(output), "--backbone", str(tiny_bert_folder),
+                  "--oov", "none", "--max-train-samples", "16", "--epochs", "1")
+    assert result.returncode == 2
+    assert "already holds a trained model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_cli_json(trained, tmp_path):
+    output, _ = trained
+    result = _cli("evaluate", str(output), "--dataset", "isear", "--split", "test", "--json",
+                  "--output", str(tmp_path / "eval"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"accuracy", "macro_f1", "weighted_f1", "n"} <= set(report)
+    assert report["n"] == 743 and len(report["per_class"]) == 7
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").open()]
+    assert len(rows) == 743
+    assert set(rows[0]) == {"text", "gold", "predicted", "probabilities"}
+    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    accuracy = np.mean([r["gold"] == r["predicted"] for r in rows])
+    assert accuracy == pytest.approx(report["accuracy"])
+    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_multilabel_training_tunes_thresholds_on_dev(tmp_path, tiny_bert_folder):
+    rng = np.random.default_rng(0)
+    words = {"a": "sweet honey cake", "b": "loud thunder noise", "c": "soft velvet touch"}
+    rows = []
+    for i in range(120):
+        chosen = sorted(rng.choice(list(words), size=rng.integers(1, 3), replace=False))
+        rows.append({"text": " ".join(words[c] for c in chosen) + f" {i}", "label": ";".join(chosen)})
+    path = tmp_path / "multi.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    output = tmp_path / "model"
+    metrics = train(TrainingConfig(dataset=str(path), output=str(output), backbone=str(tiny_bert_folder),
+                                   label_separator=";", epochs=2, batch_size=16, max_length=16, oov=None,
+                                   early_stopping_patience=None))
+    assert metrics["multi_label"] is True
+    config = json.loads((output / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert len(config["label_thresholds"]) == 3
+    assert all(0.0 < t < 1.0 for t in config["label_thresholds"])
+    assert {"micro_f1", "macro_f1"} <= set(metrics["dev"])
+
+
+def test_t5_path_trains_end_to_end(tmp_path, tiny_t5_folder):
+    metrics = train(TrainingConfig(output=str(tmp_path / "t5"), backbone=str(tiny_t5_folder), **FAST))
+    assert metrics["train_examples"] == 64
+    config = json.loads((tmp_path / "t5" / "config.json").read_text())
+    assert config["backbone_config"]["model_type"] == "t5" and config["sensory_mode"] == "norms"
+
+
+def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
+    from sensoryt5.reproduce import ReproduceConfig, run_grid
+
+    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2],
+                             backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
+                             max_train_samples=48, output=str(tmp_path), name="tiny", early_stopping_patience=None)
+    seen: list[str] = []
+    payload = run_grid(config, progress=seen.append)
+    folder = tmp_path / "tiny"
+    assert len(list(folder.glob("runs/isear/*/seed*/result.json"))) == 4
+    assert not list(folder.glob("runs/**/model.safetensors"))
+    summary = payload["summary"]["isear"]
+    assert set(summary) == {"none", "paper-norms"}
+    delta = summary["paper-norms"]["vs_none"]
+    assert delta["ci_low"] <= delta["difference"] <= delta["ci_high"] and delta["seeds"] == [1, 2]
+    text = (folder / "RESULTS.md").read_text()
+    assert "| isear | paper-norms | 2 |" in text and "Per-seed runs" in text
+    assert (folder / "results.png").stat().st_size > 1000
+    again: list[str] = []
+    run_grid(config, progress=again.append)
+    assert all("skipped" in line for line in again) and len(again) == 4
