@@ -52,10 +52,13 @@ def t5_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def t5_tokenizer(t5_folder):
-    """A T5 tokenizer over the tiny SentencePiece model, loaded by path as a user's t5 folder would be."""
+    """A T5 tokenizer over the tiny SentencePiece model's pieces and scores."""
+    import sentencepiece as spm
     from transformers import T5Tokenizer
 
-    return T5Tokenizer.from_pretrained(str(t5_folder), extra_ids=0)
+    pieces = spm.SentencePieceProcessor(model_file=str(t5_folder / "spiece.model"))
+    vocab = [(pieces.id_to_piece(i), pieces.get_score(i)) for i in range(pieces.get_piece_size())]
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
 
 
 @pytest.fixture(scope="session")

@@ -71,11 +71,23 @@ class Variant:
 
     @property
     def key(self) -> str:
-        """Folder name: the baseline has no fusion or dimensions."""
+        """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual`; the baseline is `none`."""
         if self.mode == "none":
             return "none"
-        dims = self.dims.replace(",", "+")
-        return f"{self.fusion}-{self.mode}" + ("" if dims == "perceptual" else f"-{dims}")
+        return f"{self.fusion}-{self.mode}" + ("" if self.dims == "perceptual" else f"-{dims_label(self.dims)}")
+
+
+def dims_label(spec: str) -> str:
+    """Short name of a dimension set: a named set, `no_<sense>` for the perceptual set minus one, else a+b+c."""
+    from sensoryt5.norms import DIMENSION_SETS, PERCEPTUAL, parse_dims
+
+    if spec in DIMENSION_SETS:
+        return spec
+    dims = parse_dims(spec)
+    missing = [d for d in PERCEPTUAL if d not in dims]
+    if set(dims) < set(PERCEPTUAL) and len(missing) == 1:
+        return f"no_{missing[0]}"
+    return "+".join(dims)
 
 
 def variants(config: ReproduceConfig) -> list[Variant]:
@@ -151,13 +163,44 @@ def _encode(value: Any, labels: list[str]) -> Any:
     return [labels.index(v) for v in value] if isinstance(value, list) else labels.index(value)
 
 
-def run_grid(config: ReproduceConfig, progress: Any = print) -> dict[str, Any]:
+Job = tuple[str, Variant, int]  # (data set, variant, seed)
+
+
+def grid_jobs(config: ReproduceConfig) -> list[Job]:
+    """Every (data set, variant, seed) of the grid, data set by data set."""
+    return [(d, v, s) for d in config.datasets for v in variants(config) for s in config.seeds]
+
+
+def is_done(config: ReproduceConfig, job: Job) -> bool:
+    """Whether a job already left its result.json."""
+    dataset, variant, seed = job
+    return (config.folder / "runs" / dataset / variant.key / f"seed{seed}" / RESULT_FILE).is_file()
+
+
+def run_jobs(config: ReproduceConfig, jobs: Sequence[Job], workers: int = 1, progress: Any = print) -> None:
+    """Run the unfinished jobs in order, in `workers` processes at once (several small models can share a GPU)."""
+    todo = [job for job in jobs if not is_done(config, job)]
+    progress(f"{len(jobs) - len(todo)} of {len(jobs)} runs already finished; {len(todo)} to run")
+    if workers <= 1:
+        for number, (dataset, variant, seed) in enumerate(todo, 1):
+            progress(f"[{number}/{len(todo)}] {dataset} {variant.key} seed {seed}")
+            run_one(config, dataset, variant, seed)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(run_one, config, *job): job for job in todo}
+        for number, future in enumerate(as_completed(futures), 1):
+            dataset, variant, seed = futures[future]
+            result = future.result()
+            progress(f"[{number}/{len(todo)}] {dataset} {variant.key} seed {seed}: test macro-F1 "
+                     f"{result['test']['macro_f1']:.4f}")
+
+
+def run_grid(config: ReproduceConfig, workers: int = 1, progress: Any = print) -> dict[str, Any]:
     """Run every (data set, variant, seed) not yet finished, then rewrite the report."""
-    jobs = [(d, v, s) for d in config.datasets for v in variants(config) for s in config.seeds]
-    for number, (dataset, variant, seed) in enumerate(jobs, 1):
-        done = (config.folder / "runs" / dataset / variant.key / f"seed{seed}" / RESULT_FILE).is_file()
-        progress(f"[{number}/{len(jobs)}] {dataset} {variant.key} seed {seed}" + (" (done, skipped)" if done else ""))
-        run_one(config, dataset, variant, seed)
+    run_jobs(config, grid_jobs(config), workers=workers, progress=progress)
     return write_report(config.folder, command=config.command, settings=asdict(config))
 
 

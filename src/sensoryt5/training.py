@@ -246,7 +246,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
         weight_decay=config.weight_decay,
-        optim="adamw_torch",
+        optim="adamw_torch_fused" if torch.cuda.is_available() else "adamw_torch",
         seed=config.seed,
         eval_strategy=strategy,
         save_strategy=strategy,
@@ -274,7 +274,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             callbacks=[*callbacks, interrupt.callback()],
         )
         resume_from = _last_complete_checkpoint(output / CHECKPOINTS) if config.resume else None
-        if config.resume and resume_from is None and rank == 0:
+        if config.resume and resume_from is None and (output / CHECKPOINTS).is_dir() and rank == 0:
             print(f"No complete checkpoint in {output / CHECKPOINTS}; starting from scratch.")
         train_result = trainer.train(resume_from_checkpoint=resume_from)
     if interrupt.requested:

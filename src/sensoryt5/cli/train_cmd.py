@@ -123,6 +123,8 @@ def reproduce(
     quick: bool = typer.Option(False, help="Preset: ISEAR, 1 seed, 1 epoch, length 64 (about 10 min on 2 CPU "
                                            "cores)."),
     report_only: bool = typer.Option(False, help="Only rebuild the report from finished runs."),
+    workers: int = typer.Option(1, help="Runs trained at once, each in its own process (small models can share "
+                                        "one GPU)."),
 ) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
     from sensoryt5.reproduce import ReproduceConfig, quick_preset, run_grid, write_report
@@ -139,6 +141,6 @@ def reproduce(
     if report_only:
         write_report(config.folder, command=config.command)
     else:
-        run_grid(config, progress=lambda line: console.print(f"[bold cyan]{line}[/]"))
+        run_grid(config, workers=workers, progress=lambda line: console.print(f"[bold cyan]{line}[/]"))
     console.print(f"[green]Report:[/] {config.folder / 'RESULTS.md'}")
     console.print((config.folder / "RESULTS.md").read_text(encoding="utf-8"))

