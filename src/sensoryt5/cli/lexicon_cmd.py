@@ -54,7 +54,7 @@ def fit_oov(
     from sensoryt5.oov import evaluate_heldout
 
     try:
-        scores = evaluate_heldout(embedder=embedder, seed=seed, progress=not as_json)
+        scores = evaluate_heldout(embedder=embedder, seed=seed, progress=not as_json, refit=True)
     except ValueError as error:
         raise SensoryT5Error(str(error)) from error
     if as_json:
