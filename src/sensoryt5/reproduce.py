@@ -48,6 +48,7 @@ class ReproduceConfig:
     output: str = "results"
     name: str | None = None  # results/<name>; default: the backbone's short name
     keep_models: bool = False
+    show_progress: bool = True  # progress bars of each run (turned off when runs go in parallel)
     command: str = ""
 
     @property
@@ -134,7 +135,7 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
         fusion=variant.fusion, dims=variant.dims, epochs=config.epochs, learning_rate=config.learning_rate,
         batch_size=config.batch_size, max_length=config.max_length, seed=seed,
         max_train_samples=config.max_train_samples, early_stopping_patience=config.early_stopping_patience,
-        resume=True, overwrite=True,
+        resume=True, overwrite=True, progress=config.show_progress,
     ))
     test = evaluate(model_dir, dataset, "test", output_dir=run_dir / "test")
     predictions = [json.loads(line) for line in (run_dir / "test" / "predictions.jsonl").open(encoding="utf-8")]
@@ -189,8 +190,9 @@ def run_jobs(config: ReproduceConfig, jobs: Sequence[Job], workers: int = 1, pro
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    quiet = replace(config, show_progress=False)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, config, *job): job for job in todo}
+        futures = {pool.submit(run_one, quiet, *job): job for job in todo}
         for number, future in enumerate(as_completed(futures), 1):
             dataset, variant, seed = futures[future]
             result = future.result()

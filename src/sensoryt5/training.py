@@ -59,6 +59,7 @@ class TrainingConfig:
     label_separator: str | None = None
     mask_label_hashtags: bool = False
     trainer_args: dict[str, Any] = field(default_factory=dict)  # extra TrainingArguments (deepspeed, fsdp, ...)
+    progress: bool = True  # the Trainer's progress bars (off for runs in parallel worker processes)
 
 
 class SensoryCollator:
@@ -263,7 +264,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         remove_unused_columns=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
-        disable_tqdm=False,
+        disable_tqdm=not config.progress,
         **config.trainer_args,
     )
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
@@ -274,7 +275,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             callbacks=[*callbacks, interrupt.callback()],
         )
         resume_from = _last_complete_checkpoint(output / CHECKPOINTS) if config.resume else None
-        if config.resume and resume_from is None and (output / CHECKPOINTS).is_dir() and rank == 0:
+        if config.resume and resume_from is None and any((output / CHECKPOINTS).glob("checkpoint-*")) and rank == 0:
             print(f"No complete checkpoint in {output / CHECKPOINTS}; starting from scratch.")
         train_result = trainer.train(resume_from_checkpoint=resume_from)
     if interrupt.requested:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The runs made on the development machine (2 CPU cores) after the GPU time was spent, in priority order.
+# Each `sensoryt5 reproduce` call skips runs that already have a result.json, so the queue can be restarted.
+set -euo pipefail
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+S=.venv/bin/sensoryt5
+loso_dims() {  # the perceptual set minus each sense, ';'-separated
+  local out=() all=(auditory gustatory haptic interoceptive olfactory visual)
+  for drop in "${all[@]}"; do
+    local keep=(); for d in "${all[@]}"; do [ "$d" != "$drop" ] && keep+=("$d"); done
+    out+=("$(IFS=,; echo "${keep[*]}")")
+  done
+  (IFS=';'; echo "${out[*]}")
+}
+# 1. The T5 path on a CPU-sized T5 from scratch, all three modes.
+[ -f build/t5-tiny-scratch-isear/config.json ] || \
+  .venv/bin/python -m experiments.t5_scratch --dataset isear --output build/t5-tiny-scratch-isear --size tiny
+$S reproduce --name t5-tiny-scratch --backbone build/t5-tiny-scratch-isear --datasets isear \
+  --modes none,norms,random --seeds 1 --epochs 10
+# 2. The recommended-fusion candidate (input, best on the screening dev sets) and its random control on GoEmotions.
+$S reproduce --name minilm --datasets goemotions --modes norms,random --fusion input --seeds 1
+# 3. Leave one sense out of the input fusion on ISEAR.
+$S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds 1
+# 4. More seeds on Empathetic Dialogues and GoEmotions for none, paper and input.
+$S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms,random --fusion paper,input --seeds 2,3
+$S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion paper,input --seeds 2,3
+# 5. Leave one sense out on GoEmotions, and ISEAR seeds 2-3.
+$S reproduce --name minilm --datasets goemotions --modes norms --fusion input --dims "$(loso_dims)" --seeds 1
+$S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds 2,3
+# 6. The second screening choice (gate) on the confirmation sets.
+$S reproduce --name minilm --datasets empathetic_dialogues,goemotions --modes norms --fusion gate --seeds 1,2,3
