@@ -1,4 +1,4 @@
-"""A t5-small-sized (or tiny) T5 with random weights and a SentencePiece vocabulary trained on one data set's train split.
+"""A T5 of t5-small (or tiny) shape with random weights and a SentencePiece vocabulary trained on one data set.
 
 No pretrained T5 can be downloaded on the machines this project is developed on, so the T5 code path is exercised
 end to end on a model trained from scratch (it scores low; the point is that the paper's path trains and that its

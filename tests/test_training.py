@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_train_writes_a_self_contained_model_folder(trained):
     assert 0.0 <= recorded["dev"]["macro_f1"] <= 1.0
     assert recorded["labels"] == ["joy", "fear", "anger", "sadness", "disgust", "shame", "guilt"]
     assert recorded["history"] and recorded["history"][0]["epoch"] == 1
-    assert metrics["dev"] == recorded["dev"]
+    assert metrics["dev"] == recorded["dev"] and metrics["written_by_this_process"] is True
 
 
 def test_saved_model_reproduces_dev_metrics(trained):
@@ -133,3 +134,25 @@ def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
     again: list[str] = []
     run_grid(config, progress=again.append)
     assert again == ["4 of 4 runs already finished; 0 to run"]
+
+
+def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_bert_folder):
+    output = tmp_path / "ddp"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+               "-m", "sensoryt5", "train", "--dataset", "isear", "--output", str(output), "--backbone",
+               str(tiny_bert_folder), "--oov", "none", "--max-train-samples", "64", "--epochs", "1",
+               "--batch-size", "8", "--max-length", "32", "--patience", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Saved") == 1  # only rank 0 writes
+    recorded = json.loads((output / "train_metrics.json").read_text())
+    assert recorded["world_size"] == 2 and recorded["train_examples"] == 64
+    assert not (output / "checkpoints").exists() and not (output / ".staging").exists()
+    from sensoryt5.inference import SensoryClassifier
+
+    clf = SensoryClassifier.from_pretrained(output, device="cpu")
+    assert len(clf.predict(["I was so happy to see my friends."])[0]) == 7

@@ -139,8 +139,10 @@ class SensoryClassifier:
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | None = None, backend: str = "torch",
-                        onnx_file: str | Path | None = None) -> SensoryClassifier:
-        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx"."""
+                        onnx_file: str | Path | None = None, onnx_threads: int | None = None
+                        ) -> SensoryClassifier:
+        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx" (the file
+        `onnx_file`, default FOLDER/model.onnx, run by onnxruntime with `onnx_threads` intra-op threads)."""
         from sensoryt5.alignment import SensoryProcessor
 
         model = load_model(folder, device="cpu" if backend == "onnx" else device)
@@ -158,7 +160,11 @@ class SensoryClassifier:
         if backend == "onnx":
             from sensoryt5.export import OnnxRunner
 
-            return cls(model, processor, runner=OnnxRunner(onnx_file or Path(folder) / "model.onnx"))
+            runner = OnnxRunner(onnx_file or Path(folder) / "model.onnx", threads=onnx_threads)
+            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+            if runner.labels is not None and runner.labels != labels:
+                raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
+            return cls(model, processor, runner=runner)
         raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
 
     @property

@@ -258,6 +258,8 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         greater_is_better=True,
         save_total_limit=2,
         bf16=_bf16_available(),
+        use_cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),  # also turns on CPU DDP
+        ddp_find_unused_parameters=model.is_encoder_decoder and model.config.t5_states == "encoder",
         logging_strategy="steps",
         logging_steps=50,
         report_to=report_to,
@@ -314,4 +316,4 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         write_model_folder(output, trainer.model, processor, metrics)
         if not config.keep_checkpoints:
             shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
-    return metrics
+    return {**metrics, "written_by_this_process": trainer.is_world_process_zero()}

@@ -70,6 +70,8 @@ def train(
         text_column=text_column, label_column=label_column, label_separator=label_separator,
         mask_label_hashtags=mask_label_hashtags, trainer_args=trainer_args,
     ))
+    if not metrics["written_by_this_process"]:
+        return
     dev = metrics["dev"]
     console.print(f"[green]Saved[/] {output}  dev macro-F1 {dev['macro_f1']:.4f}  accuracy {dev['accuracy']:.4f}  "
                   f"({metrics['wall_time_s']:.0f} s)")

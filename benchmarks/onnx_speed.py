@@ -1,0 +1,128 @@
+"""ONNX Runtime against PyTorch: `SensoryClassifier.predict` throughput with the fp32 and the int8 export, and the
+dev accuracy / macro-F1 of all three, on the model, texts and batch size of `benchmarks.inference_speed`.
+
+Speed: 2,000 ISEAR training texts, batch 32, CPU, torch and onnxruntime both on `THREADS` intra-op threads; one
+figure per export with the PyTorch backend as baseline (ratio = ONNX time / PyTorch time; the aim for int8 is
+ratio <= 0.5, i.e. at least 2x). Accuracy: ISEAR validation (743 texts) with each backend (`dev_scores`).
+`--quick`: the untrained MiniLM SensoryT5, 256 texts, 3 repetitions, no dev scores.
+
+    python -m benchmarks.onnx_speed [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.harness import Figure, paired_timings
+from benchmarks.inference_speed import (
+    BATCH,
+    N_TEXTS,
+    QUICK_REPEATS,
+    QUICK_TEXTS,
+    REPEATS,
+    THREADS,
+    benchmark_texts,
+    fine_tuned_model,
+    untrained_model,
+)
+from sensoryt5.backbones import quiet_weight_loading
+
+TARGET_INT8_RATIO = 0.5
+
+
+def export_files(model_dir: Path, folder: Path) -> dict[str, Path]:
+    """Export `model_dir` to fp32 and int8 ONNX files in `folder`."""
+    from sensoryt5.export import export_onnx
+
+    return {precision: export_onnx(model_dir, folder / f"model.{precision}.onnx", int8=precision == "int8",
+                                   overwrite=True).path for precision in ("fp32", "int8")}
+
+
+def classifiers(model_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
+    """SensoryClassifier on PyTorch and on each ONNX file (onnxruntime on `THREADS` threads)."""
+    from sensoryt5.export import OnnxRunner
+    from sensoryt5.inference import SensoryClassifier
+
+    backends = {"torch": SensoryClassifier.from_pretrained(model_dir, device="cpu")}
+    for precision, path in files.items():
+        backends[f"onnx-{precision}"] = SensoryClassifier(backends["torch"].model, backends["torch"].processor,
+                                                          runner=OnnxRunner(path, threads=THREADS))
+    return backends
+
+
+def dev_scores(model_dir: Path, files: dict[str, Path] | None = None) -> dict[str, dict[str, float]]:
+    """Accuracy and macro-F1 on ISEAR validation of PyTorch and of each ONNX export (exported here if not given)."""
+    from sensoryt5.data import label_array, load_dataset
+    from sensoryt5.metrics import single_label_metrics
+
+    dev = load_dataset("isear")["validation"]
+    gold, texts = label_array(dev), list(dev["text"])
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = classifiers(model_dir, files or export_files(model_dir, Path(tmp)))
+        predictions = {name: clf.predict_proba(texts, batch_size=BATCH).argmax(1) for name, clf in backends.items()}
+    scores = {}
+    for name, pred in predictions.items():
+        metrics = single_label_metrics(gold, pred)
+        scores[name] = {"accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro_f1"], 4),
+                        "agreement_with_torch": round(float(np.mean(pred == predictions["torch"])), 4)}
+    return scores
+
+
+def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev: bool) -> list[Figure]:
+    """Paired timings of each ONNX backend against PyTorch on `texts`; dev scores in the notes if `with_dev`."""
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = export_files(model_dir, Path(tmp))
+        backends = classifiers(model_dir, files)
+        scores = dev_scores(model_dir, files) if with_dev else None
+        for precision, path in files.items():
+            load_before = os.getloadavg()[0]
+            onnx_times, torch_times = paired_timings(partial(backends[f"onnx-{precision}"].predict, texts, BATCH),
+                                                     partial(backends["torch"].predict, texts, BATCH),
+                                                     repeats=repeats, warmup=1)
+            figure = Figure(
+                name=f"{name}/{precision}",
+                candidate=f"SensoryClassifier, backend onnx ({precision}, onnxruntime)",
+                baseline="SensoryClassifier, backend torch (fp32)",
+                unit="s/pass",
+                candidate_times=onnx_times,
+                baseline_times=torch_times,
+                target=f"ratio <= {TARGET_INT8_RATIO:.2f}" if precision == "int8" else "",
+                notes={
+                    "texts": len(texts), "batch_size": BATCH, "device": "cpu", "threads": THREADS,
+                    "speedup_median": round(float(np.median(np.divide(torch_times, onnx_times))), 3),
+                    "file_mib": round(path.stat().st_size / 2**20, 1),
+                    "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                    "dev_scores": scores,
+                },
+            )
+            if figure.target:
+                figure.passed = figure.summary()["ratio_median"] <= TARGET_INT8_RATIO
+            figures.append(figure)
+    return figures
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """fp32 and int8 figures for the fine-tuned model on 2,000 texts (`quick`: untrained model, 256 texts)."""
+    torch.set_num_threads(THREADS)
+    with quiet_weight_loading():
+        if not quick:
+            return measure(fine_tuned_model(), benchmark_texts(N_TEXTS), REPEATS, "onnx_speed/minilm",
+                           with_dev=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            return measure(untrained_model(Path(tmp)), benchmark_texts(QUICK_TEXTS), QUICK_REPEATS,
+                           "onnx_speed/minilm-quick", with_dev=False)
+
+
+if __name__ == "__main__":
+    for result in run(quick="--quick" in sys.argv[1:]):
+        print(json.dumps(result.summary(), indent=2))

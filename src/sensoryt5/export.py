@@ -1,0 +1,292 @@
+"""Export a saved SensoryT5 model to ONNX (`sensoryt5 export`) and run an exported file (`OnnxRunner`).
+
+The graph takes `input_ids` [batch, seq] int64, `attention_mask` [batch, seq] int64 and `sensory`
+[batch, seq, n_sensory] float32, and returns `logits` [batch, num_labels] float32; `batch` and `seq` are dynamic.
+Every export declares all three inputs, `sensory_mode="none"` included (its graph ignores `sensory`), so that all
+exports are called the same way.
+
+Exporter: `torch.onnx.export(..., dynamo=True)` (torch.export + onnxscript). With torch 2.13 and transformers 5 the
+TorchScript exporter (`dynamo=False`) writes wrong logits (max |difference| 4e-3 to 1e-1 on tiny BERT and T5
+models, at the traced shape too), while the dynamo graph matches PyTorch to about 1e-7 at every batch size and
+length. T5's SDPA attention does not survive torch.export's decompositions with a dynamic length (a `view` of a
+transposed tensor), so the backbone is exported with its eager attention (the same computation).
+
+`int8=True` applies onnxruntime dynamic quantisation: int8 weights (per output channel) for every MatMul with a
+constant weight, activations quantised per batch at run time; embeddings and the attention products stay float32.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from sensoryt5.atomic import default_mode
+from sensoryt5.errors import InputError, ModelLoadError
+
+FORMATS: tuple[str, ...] = ("onnx",)
+INPUT_DTYPES: dict[str, Any] = {"input_ids": np.int64, "attention_mask": np.int64, "sensory": np.float32}
+OUTPUT_NAME = "logits"
+DEFAULT_OPSET = 18  # the opset the dynamo exporter writes natively; others go through the ONNX version converter
+MIN_OPSET, MAX_OPSET = 18, 22  # 23+ use an Attention op whose mask shape onnxruntime 1.32 rejects
+VERIFY_TOLERANCE = 1e-3  # max |logit difference| of an fp32 export against PyTorch before a file is kept
+# Texts that trace the graph (2 texts: torch.export would fix a size-1 batch) and then check it at another shape.
+EXAMPLE_TEXTS = ("I felt the warm sun on my face at the beach.", "The loud crash scared me.")
+CHECK_TEXTS = ("When my friend lied to me I was furious and bitter.", "Sweet honey cake!",
+               "I heard a strange noise in the dark house and smelled smoke, and I could not move at all.")
+_QUIET_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
+
+
+@dataclass
+class ExportResult:
+    """What `export_onnx` wrote and how closely the file reproduces PyTorch on `CHECK_TEXTS`."""
+
+    path: Path
+    size_bytes: int
+    int8: bool
+    opset: int
+    max_abs_diff: float  # of the fp32 graph's logits against PyTorch
+    int8_max_abs_diff: float | None = None  # of the int8 graph's logits against PyTorch
+
+
+def default_output(model_dir: str | Path, int8: bool = False) -> Path:
+    """Where `sensoryt5 export` writes by default: MODEL_DIR/model.onnx (model.int8.onnx with `int8`)."""
+    return Path(model_dir) / ("model.int8.onnx" if int8 else "model.onnx")
+
+
+def default_providers() -> list[str]:
+    """CUDA then CPU when onnxruntime has CUDA, else CPU only."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _as_array(value: Any, dtype: Any) -> np.ndarray:
+    """A torch tensor or array-like as a contiguous NumPy array of `dtype`."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.ascontiguousarray(value, dtype=dtype)
+
+
+class OnnxRunner:
+    """An exported SensoryT5 file in an onnxruntime session: `runner(features)` gives logits [B, C] float32.
+
+    `features` is the processor's output (torch tensors or NumPy arrays): input_ids, attention_mask and sensory.
+    A missing, corrupt or foreign file raises ModelLoadError. `threads` sets onnxruntime's intra-op threads
+    (default: its own choice, one per physical core).
+    """
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelLoadError(f"ONNX file {self.path} does not exist (write it with `sensoryt5 export MODEL_DIR`)")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers or default_providers())
+        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
+            raise ModelLoadError(f"cannot load the ONNX file {self.path}: {error}") from error
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if not {"input_ids", "attention_mask"} <= set(self.input_names) <= set(INPUT_DTYPES) or \
+                outputs != [OUTPUT_NAME]:
+            raise ModelLoadError(f"{self.path} is not a sensoryt5 export: it takes {self.input_names} and gives "
+                                 f"{outputs}; expected {list(INPUT_DTYPES)} -> ['{OUTPUT_NAME}']")
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    @property
+    def labels(self) -> list[str] | None:
+        """Label names recorded at export (None for files written elsewhere)."""
+        labels = self.metadata.get("sensoryt5.labels")
+        return json.loads(labels) if labels else None
+
+    def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
+        """Logits [B, C] float32 of one processed batch."""
+        missing = [name for name in self.input_names if name not in features]
+        if missing:
+            raise ValueError(f"features lack {missing}; {self.path} needs {self.input_names}")
+        feed = {name: _as_array(features[name], INPUT_DTYPES[name]) for name in self.input_names}
+        return self.session.run([OUTPUT_NAME], feed)[0]
+
+
+def _logits_module(model: Any) -> Any:
+    """`model` as a module mapping (input_ids, attention_mask, sensory) to logits only."""
+    from torch import nn
+
+    class LogitsOnly(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, sensory: Any) -> Any:
+            sensory = sensory if self.model.fusion is not None else None
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, sensory=sensory).logits
+
+    return LogitsOnly().eval()
+
+
+@contextmanager
+def _export_mode(model: Any) -> Iterator[None]:
+    """Eager attention in the backbone, and the exporter's logs and warnings silenced; all restored afterwards."""
+    backbone = model.backbone
+    attention = backbone.config._attn_implementation
+    loggers = {name: logging.getLogger(name) for name in _QUIET_LOGGERS}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    try:
+        backbone.set_attn_implementation("eager")
+        for logger in loggers.values():
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        backbone.set_attn_implementation(attention)
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+
+
+def export_model(model: Any, example: Mapping[str, Any], path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
+    """Write `model` (a SensoryT5ForSequenceClassification; moved in place to CPU, float32, eval mode) as an fp32
+    ONNX graph at `path`.
+
+    `example` is a processed batch of at least 2 texts padded to at least 2 tokens (sizes 0 and 1 would be fixed
+    in the graph). Writes `path` directly (plus `path.data` for models over 2 GB); `export_onnx` adds the atomic
+    rename. Returns `path`.
+    """
+    import torch
+
+    model = model.float().cpu().eval()
+    names = list(INPUT_DTYPES)
+    example = {name: torch.as_tensor(_as_array(example[name], INPUT_DTYPES[name])) for name in names}
+    if example["input_ids"].shape[0] < 2 or example["input_ids"].shape[1] < 2:
+        raise ValueError(f"the example batch must hold at least 2 texts of at least 2 tokens, got "
+                         f"{tuple(example['input_ids'].shape)}")
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
+    with _export_mode(model):
+        program = torch.onnx.export(
+            _logits_module(model), (), kwargs=example, input_names=names, output_names=[OUTPUT_NAME],
+            dynamic_shapes={name: {0: batch, 1: seq} for name in names}, opset_version=opset, dynamo=True,
+            optimize=True, verbose=False,
+        )
+    config = model.config
+    program.model.metadata_props.update({
+        "sensoryt5.labels": json.dumps([config.id2label[i] for i in range(config.num_labels)]),
+        "sensoryt5.problem_type": config.problem_type,
+        "sensoryt5.sensory_mode": config.sensory_mode,
+        "sensoryt5.sensory_dims": json.dumps(list(config.sensory_dims)),
+        "sensoryt5.fusion": config.fusion,
+    })
+    program.save(str(path))
+    return Path(path)
+
+
+def quantize_int8(source: str | Path, destination: str | Path) -> Path:
+    """Dynamic int8 quantisation of an fp32 export (weights of constant-weight MatMuls, per channel)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, destination = Path(source), Path(destination)
+    large = source.with_name(source.name + ".data").exists()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs a pre-processing hint through the root logger
+    try:
+        quantize_dynamic(source, destination, op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8, use_external_data_format=large,
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
+    return destination
+
+
+def max_abs_difference(model: Any, path: str | Path, features: Mapping[str, Any]) -> float:
+    """Max |logit difference| between `model` in PyTorch and the ONNX file at `path` on one processed batch."""
+    import torch
+
+    with torch.inference_mode():
+        reference = model(**{k: v.to(model.device) for k, v in features.items()}).logits.float().cpu().numpy()
+    return float(np.abs(OnnxRunner(path, providers=["CPUExecutionProvider"])(features) - reference).max())
+
+
+@contextmanager
+def _staged(output: Path) -> Iterator[Path]:
+    """A path named like `output` in a temporary folder beside it; on success the folder's files replace
+    `output` (an external weights file first, the graph last); the folder is always removed."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
+    try:
+        target = staging / output.name
+        yield target
+        for extra in staging.iterdir():
+            if extra.is_file() and extra != target:
+                os.chmod(extra, default_mode())
+                os.replace(extra, output.parent / extra.name)
+        os.chmod(target, default_mode())
+        os.replace(target, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_export_options(model_dir: str | Path, output: str | Path, fmt: str = "onnx", opset: int = DEFAULT_OPSET,
+                         overwrite: bool = False) -> Path:
+    """Validate `sensoryt5 export` options before any heavy import; InputError/ModelLoadError name the problem."""
+    from sensoryt5.inference import check_model_folder
+
+    if fmt.lower() not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise InputError(f"opset {opset} is not supported; choose {MIN_OPSET} to {MAX_OPSET}")
+    folder = check_model_folder(model_dir)
+    output = Path(output)
+    if output.is_dir():
+        raise InputError(f"output {output} is a folder; give a file name such as {output / 'model.onnx'}")
+    if output.exists() and not overwrite:
+        raise InputError(f"output {output} already exists; pass --overwrite to replace it")
+    return folder
+
+
+def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8: bool = False,
+                opset: int = DEFAULT_OPSET, overwrite: bool = False, fmt: str = "onnx") -> ExportResult:
+    """Export the model folder `model_dir` to ONNX at `output` (default `default_output`), fp32 or `int8`.
+
+    The file is written under a temporary name and renamed into place only after its fp32 graph matched PyTorch
+    on `CHECK_TEXTS` (a different batch size and length than the traced example) within `VERIFY_TOLERANCE`.
+    """
+    output = Path(output) if output is not None else default_output(model_dir, int8)
+    folder = check_export_options(model_dir, output, fmt, opset, overwrite)
+
+    from sensoryt5.alignment import SensoryProcessor
+    from sensoryt5.inference import load_model
+
+    model = load_model(folder, device="cpu").float()
+    processor = SensoryProcessor.from_pretrained(folder)
+    check = processor(list(CHECK_TEXTS))
+    with _staged(output) as target:
+        fp32 = target if not int8 else target.parent / "fp32" / target.name
+        fp32.parent.mkdir(exist_ok=True)
+        export_model(model, processor(list(EXAMPLE_TEXTS)), fp32, opset)
+        diff = max_abs_difference(model, fp32, check)
+        if not diff <= VERIFY_TOLERANCE:
+            raise RuntimeError(f"the ONNX graph of {folder} differs from PyTorch by {diff:.3g} (> "
+                               f"{VERIFY_TOLERANCE:g}); please report this as a sensoryt5 bug")
+        int8_diff = None
+        if int8:
+            quantize_int8(fp32, target)
+            shutil.rmtree(fp32.parent)
+            int8_diff = max_abs_difference(model, target, check)
+    return ExportResult(path=output, size_bytes=output.stat().st_size, int8=int8, opset=opset, max_abs_diff=diff,
+                        int8_max_abs_diff=int8_diff)
