@@ -92,11 +92,12 @@ class MiniLMEmbedder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from sensoryt5.backbones import resolve_backbone
+        from sensoryt5.backbones import quiet_weight_loading, resolve_backbone
 
         path = resolve_backbone("minilm")
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval().to("cuda" if torch.cuda.is_available() else "cpu")
+        with quiet_weight_loading():
+            self._model = AutoModel.from_pretrained(path).eval().to("cuda" if torch.cuda.is_available() else "cpu")
 
     def embed(self, words: Sequence[str], progress: bool = False) -> Features:
         """Features of `words`, embedded in batches of similar length (with a progress bar if `progress`)."""

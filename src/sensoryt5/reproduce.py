@@ -150,7 +150,7 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
         "labels": labels,
         "test_gold": [_encode(p["gold"], labels) for p in predictions],
         "test_pred": [_encode(p["predicted"], labels) for p in predictions],
-        "train_examples": training["train_examples"], "coverage": training["coverage"],
+        "train_examples": training["train_examples"], "coverage": training["coverage"], "command": config.command,
         "wall_time_s": time.time() - started, "machine": machine(),
     }
     write_json(result_file, result)
@@ -297,9 +297,13 @@ def _markdown(folder: Path, summary: dict[str, Any], results: Sequence[dict[str,
              "run, epoch selected on dev macro-F1). Δ is the variant's mean test macro-F1 minus the baseline's "
              "(`none`, the backbone without the sensory branch), over the seeds both have, with a paired "
              "bootstrap 95% interval over test items (1,000 resamples).", ""]
+    commands: dict[str, int] = {}
+    for r in results:
+        commands[r.get("command") or "(not recorded)"] = commands.get(r.get("command") or "(not recorded)", 0) + 1
+    lines += ["Runs were made by:", ""] + [f"- `{c}` ({n} runs)" for c, n in commands.items()]
     if command:
-        lines += ["Command:", "", f"    {command}", ""]
-    lines += ["| data set | variant | seeds | test acc (mean ± std) | test macro-F1 (mean ± std) | Δ macro-F1 vs none "
+        lines += ["", f"Report written by `{command}`."]
+    lines += ["", "| data set | variant | seeds | test acc (mean ± std) | test macro-F1 (mean ± std) | Δ macro-F1 vs none "
               "[95% CI] | dev macro-F1 |", "|---|---|---|---|---|---|---|"]
     for dataset, rows in summary.items():
         for key, row in sorted(rows.items(), key=lambda kv: (kv[0] != "none", kv[0])):
@@ -320,5 +324,6 @@ def _markdown(folder: Path, summary: dict[str, Any], results: Sequence[dict[str,
                      f"{r['test']['macro_f1']:.4f} | {r['dev']['macro_f1']:.4f} | {r['epochs_run']:.0f} | "
                      f"{r['train_examples']} | {r['wall_time_s']:.0f} | {device} |")
     total = sum(r["wall_time_s"] for r in results)
-    lines += ["", f"Total wall time of the {len(results)} runs: {total / 60:.1f} minutes.", ""]
+    lines += ["", f"Sum of the wall times of the {len(results)} runs: {total / 60:.1f} minutes (runs made in parallel "
+              "on one GPU overlap in time).", ""]
     return "\n".join(lines)
