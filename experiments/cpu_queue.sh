@@ -16,7 +16,7 @@ loso_dims() {  # the perceptual set minus each sense, ';'-separated
 [ -f build/t5-tiny-scratch-isear/config.json ] || \
   .venv/bin/python -m experiments.t5_scratch --dataset isear --output build/t5-tiny-scratch-isear --size tiny
 $S reproduce --name t5-tiny-scratch --backbone build/t5-tiny-scratch-isear --datasets isear \
-  --modes none,norms,random --seeds 1 --epochs 10
+  --modes none,norms,random --seeds 1 --epochs 3 --max-length 64
 # 2. The recommended-fusion candidate (input, best on the screening dev sets) and its random control on GoEmotions.
 $S reproduce --name minilm --datasets goemotions --modes norms,random --fusion input --seeds 1
 # 3. Leave one sense out of the input fusion on ISEAR.
