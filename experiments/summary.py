@@ -62,7 +62,8 @@ def fusion_table(table: dict) -> list[str]:
 
 def t5_table(folders: list[Path]) -> list[str]:
     """The T5 path trained from scratch on ISEAR: test macro-F1 per mode."""
-    lines = ["| model (ISEAR, from scratch) | `none` | `paper-norms` | `paper-random` | device |", "|---|---|---|---|---|"]
+    lines = ["| model (ISEAR, from scratch) | `none` | `paper-norms` | `paper-random` | device |",
+             "|---|---|---|---|---|"]
     for folder in folders:
         results = load_results(folder)
         if not results:
