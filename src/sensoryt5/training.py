@@ -10,6 +10,7 @@ last, so a killed run never leaves a folder that loads as a model. Checkpoints (
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -150,11 +151,20 @@ def _bf16_available() -> bool:
 
 
 def _last_complete_checkpoint(folder: Path) -> str | None:
-    """The newest checkpoint whose trainer state was written (a kill mid-save leaves it without one)."""
+    """The newest checkpoint whose trainer state was written in full.
+
+    The Trainer writes `trainer_state.json` after the weights, optimizer and RNG states, and not atomically: a kill
+    mid-save leaves it missing or cut short, so a checkpoint counts only when that file parses.
+    """
     candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
     for candidate in candidates:
-        if (candidate / "trainer_state.json").is_file() and (candidate / "model.safetensors").is_file():
-            return str(candidate)
+        if not (candidate / "model.safetensors").is_file():
+            continue
+        try:
+            json.loads((candidate / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        return str(candidate)
     return None
 
 
