@@ -17,10 +17,10 @@ loso_dims() {  # the perceptual set minus each sense, ';'-separated
   .venv/bin/python -m experiments.t5_scratch --dataset isear --output build/t5-tiny-scratch-isear --size tiny
 $S reproduce --name t5-tiny-scratch --backbone build/t5-tiny-scratch-isear --datasets isear \
   --modes none,norms,random --seeds 1 --epochs 3 --max-length 64
-# 2. The recommended-fusion candidate (input, best on the screening dev sets) and its random control on GoEmotions.
-$S reproduce --name minilm --datasets goemotions --modes norms,random --fusion input --seeds 1
-# 3. Leave one sense out of the input fusion on ISEAR.
+# 2. Leave one sense out of the input fusion on ISEAR.
 $S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds 1
+# 3. The recommended-fusion candidate (input, best on the screening dev sets) and its random control on GoEmotions.
+$S reproduce --name minilm --datasets goemotions --modes norms,random --fusion input --seeds 1
 # 4. More seeds on Empathetic Dialogues and GoEmotions for none, paper and input.
 $S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms,random --fusion paper,input --seeds 2,3
 $S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion paper,input --seeds 2,3

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.atomic import atomic_open, write_json
+from sensoryt5.errors import SensoryT5Error
 
 RESULT_FILE = "result.json"
 PAPER_ED = {"T5": {"accuracy": 0.609, "macro_f1": 0.604}, "SensoryT5": {"accuracy": 0.618, "macro_f1": 0.615}}
@@ -254,6 +255,8 @@ def _std(values: Sequence[float]) -> float:
 def write_report(folder: Path, command: str = "", settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rewrite RESULTS.md, results.json and results.png in `folder` from every finished run."""
     results = load_results(folder)
+    if not results:
+        raise SensoryT5Error(f"no finished runs in {folder / 'runs'}: nothing to report")
     summary = summarise(results)
     payload = {"command": command, "settings": settings or {}, "summary": summary,
                "runs": [{k: v for k, v in r.items() if k not in ("test_gold", "test_pred")} for r in results]}
@@ -303,8 +306,8 @@ def _markdown(folder: Path, summary: dict[str, Any], results: Sequence[dict[str,
     lines += ["Runs were made by:", ""] + [f"- `{c}` ({n} runs)" for c, n in commands.items()]
     if command:
         lines += ["", f"Report written by `{command}`."]
-    lines += ["", "| data set | variant | seeds | test acc (mean ± std) | test macro-F1 (mean ± std) | Δ macro-F1 vs none "
-              "[95% CI] | dev macro-F1 |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "| data set | variant | seeds | test acc (mean ± std) | test macro-F1 (mean ± std) | "
+              "Δ macro-F1 vs none [95% CI] | dev macro-F1 |", "|---|---|---|---|---|---|---|"]
     for dataset, rows in summary.items():
         for key, row in sorted(rows.items(), key=lambda kv: (kv[0] != "none", kv[0])):
             delta = row.get("vs_none")
@@ -325,5 +328,5 @@ def _markdown(folder: Path, summary: dict[str, Any], results: Sequence[dict[str,
                      f"{r['train_examples']} | {r['wall_time_s']:.0f} | {device} |")
     total = sum(r["wall_time_s"] for r in results)
     lines += ["", f"Sum of the wall times of the {len(results)} runs: {total / 60:.1f} minutes (runs made in parallel "
-              "on one GPU overlap in time).", ""]
+              "with `--workers` overlap in time; a resumed run counts only the time after it resumed).", ""]
     return "\n".join(lines)
