@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.atomic import write_json
+from sensoryt5.errors import check_choice
 from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
 from sensoryt5.norms import SENSORIMOTOR
 
@@ -157,8 +158,7 @@ class SensoryProcessor:
 
     def __init__(self, tokenizer: Any, lexicon: SensoryLexicon, mode: str = "norms", max_length: int = 128,
                  seed: int = 0) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown sensory mode {mode!r}; choose from {', '.join(MODES)}")
+        check_choice("sensory mode", mode, MODES)
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, got {max_length}")
         self.tokenizer, self.lexicon, self.mode = tokenizer, lexicon, mode

@@ -537,14 +537,22 @@ def _read_parquet(path: Path) -> _Source:
     return _Source(str(path), frame, list(range(1, len(frame) + 1)))
 
 
-def _read_source(path: Path, skipped: Counter | None) -> _Source:
-    """Read one data file, by extension; `skipped` counts skipped records (None: reject them)."""
+def input_file_format(path: Path) -> str:
+    """The format of an existing data file, by extension; InputError for a folder, an unknown type, no file."""
+    if path.is_dir():
+        raise InputError("the input is a folder; name a data file in it", file=str(path))
     file_format = FILE_FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise InputError(f"unsupported file type {path.suffix or '(none)'!r}; use one of "
                          f"{', '.join(sorted(FILE_FORMATS))}", file=str(path))
     if not path.is_file():
         raise InputError("no such file", file=str(path))
+    return file_format
+
+
+def _read_source(path: Path, skipped: Counter | None) -> _Source:
+    """Read one data file, by extension; `skipped` counts skipped records (None: reject them)."""
+    file_format = input_file_format(path)
     if file_format in ("csv", "tsv"):
         return _read_delimited(path, "," if file_format == "csv" else "\t", skipped)
     return _read_jsonl(path) if file_format == "jsonl" else _read_parquet(path)

@@ -6,6 +6,8 @@ traceback.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class SensoryT5Error(Exception):
     """Base class for errors caused by user input rather than by a bug in sensoryt5."""
@@ -29,3 +31,18 @@ class InputError(SensoryT5Error, ValueError):
 
 class ModelLoadError(SensoryT5Error):
     """A model folder that is missing, incomplete, corrupted or in a refused format (pickle)."""
+
+
+class OptionError(SensoryT5Error, ValueError):
+    """An option outside its choices: sensory mode, fusion, sensory dimensions, OOV embedder, backbone."""
+
+
+def check_choice(kind: str, value: str, choices: Sequence[str]) -> None:
+    """OptionError naming `kind` and listing `choices` unless `value` is one of them."""
+    if value not in choices:
+        raise OptionError(f"unknown {kind} {value!r}; choose from {', '.join(choices)}")
+
+
+def one_line(error: object) -> str:
+    """`error`'s message with its line breaks and runs of spaces collapsed, to quote inside a one-line error."""
+    return " ".join(str(error).split())

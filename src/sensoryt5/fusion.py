@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sensoryt5.errors import OptionError
+
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Mean of `hidden` [B, L, d] over the positions where `attention_mask` [B, L] is 1; returns [B, d]."""
@@ -176,4 +178,4 @@ def build_fusion(fusion: str, n_sensory: int, query_hidden_size: int, d_model: i
         return LateFusion(n_sensory, query_hidden_size, d_model)
     if fusion == "input":
         return InputFusion(n_sensory, query_hidden_size, d_model)
-    raise ValueError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
+    raise OptionError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")

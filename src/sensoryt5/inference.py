@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from sensoryt5.errors import InputError, ModelLoadError
+from sensoryt5.errors import InputError, ModelLoadError, one_line
 from sensoryt5.norms import PERCEPTUAL
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -46,6 +46,8 @@ def check_model_folder(folder: str | Path) -> Path:
     from sensoryt5.alignment import PROCESSOR_FILE
 
     path = Path(folder)
+    if path.is_file():
+        raise ModelLoadError(f"model folder {path} is a file; give the folder written by `sensoryt5 train`")
     if not path.is_dir():
         raise ModelLoadError(f"model folder {path} does not exist (train one with `sensoryt5 train`)")
     config_file = path / "config.json"
@@ -82,12 +84,17 @@ def load_model(folder: str | Path, device: str | None = None) -> Any:
     try:
         with quiet_weight_loading():
             model, info = SensoryT5ForSequenceClassification.from_pretrained(
-                str(path), use_safetensors=True, output_loading_info=True)
+                str(path), use_safetensors=True, output_loading_info=True, ignore_mismatched_sizes=True)
     except Exception as error:  # corrupted or truncated weights surface as many exception types
-        raise ModelLoadError(f"cannot load the weights in {path}: {error}") from error
+        raise ModelLoadError(f"cannot load the weights in {path}: {one_line(error)}") from error
     if info.get("missing_keys"):
         raise ModelLoadError(f"{path}: the weights file lacks {len(info['missing_keys'])} tensors "
                              f"(e.g. {sorted(info['missing_keys'])[0]}); the folder is incomplete or corrupted")
+    if info.get("mismatched_keys"):
+        name, stored, expected = sorted(info["mismatched_keys"])[0]
+        raise ModelLoadError(f"{path}: {len(info['mismatched_keys'])} tensors of the weights file have the wrong "
+                             f"shape (e.g. {name}: {tuple(stored)}, config.json expects {tuple(expected)}); the "
+                             "weights belong to another model")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
 
@@ -149,7 +156,7 @@ class SensoryClassifier:
         try:
             processor = SensoryProcessor.from_pretrained(folder)
         except (OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({error})") from error
+            raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
         if processor.mode != model.config.sensory_mode or list(processor.lexicon.dims) != list(
                 model.config.sensory_dims):
             raise ModelLoadError(f"{folder}: sensory_processor.json (mode {processor.mode}, dims "
@@ -198,7 +205,7 @@ class SensoryClassifier:
         for i, text in enumerate(batch):
             problem = text_problem(text)
             if problem:
-                raise ValueError(f"text {i}: {problem}")
+                raise InputError(f"text {i}: {problem}")
         probabilities = np.zeros((len(batch), len(self.labels)), dtype=np.float32)  # [N, C]
         with tqdm(total=len(batch), unit="text", desc="predict", disable=not progress) as bar:
             for idx in length_sorted_batches([len(t) for t in batch], batch_size):
@@ -238,7 +245,7 @@ class SensoryClassifier:
 
         problem = text_problem(text)
         if problem:
-            raise ValueError(problem)
+            raise InputError(problem)
         words = self.processor.explain_words(text)
         offsets = self.processor.tokenizer([text], truncation=True, max_length=self.processor.max_length,
                                            return_offsets_mapping=True)["offset_mapping"][0]  # [L] (start, end)
@@ -351,18 +358,13 @@ class TextFileReader:
 
     def __init__(self, path: str | Path, text_column: str = "text", chunk_size: int = 10_000,
                  id_column: str | None = None) -> None:
-        from sensoryt5.data import FILE_FORMATS
+        from sensoryt5.data import input_file_format
 
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         self.path, self.text_column, self.id_column = Path(path), text_column, id_column
         self.chunk_size, self.file = chunk_size, str(path)
-        self.format = FILE_FORMATS.get(self.path.suffix.lower())
-        if self.format is None:
-            raise InputError(f"unsupported file type {self.path.suffix or '(none)'!r}; use one of "
-                             f"{', '.join(sorted(FILE_FORMATS))}", file=self.file)
-        if not self.path.is_file():
-            raise InputError("no such file", file=self.file)
+        self.format = input_file_format(self.path)
         self._bytes: _ByteCounter | None = None
         self._stream: io.TextIOWrapper | None = None
         self._parquet: Any = None

@@ -38,6 +38,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .backbones import resolve_backbone
+from .errors import check_choice
 from .fusion import FUSIONS, InputFusion, build_fusion, masked_mean
 from .norms import PERCEPTUAL, parse_dims
 
@@ -118,12 +119,9 @@ class SensoryConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs: Any) -> None:
         """Normalise lists and check every option, raising ValueError on a bad one."""
-        if self.sensory_mode not in SENSORY_MODES:
-            raise ValueError(f"unknown sensory_mode {self.sensory_mode!r}; choose from {', '.join(SENSORY_MODES)}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {', '.join(FUSIONS)}")
-        if self.t5_states not in T5_STATES:
-            raise ValueError(f"unknown t5_states {self.t5_states!r}; choose from {', '.join(T5_STATES)}")
+        check_choice("sensory_mode", self.sensory_mode, SENSORY_MODES)
+        check_choice("fusion", self.fusion, FUSIONS)
+        check_choice("t5_states", self.t5_states, T5_STATES)
         if isinstance(self.backbone_config, PreTrainedConfig):
             self.backbone_config = self.backbone_config.to_dict()
         if self.backbone_config is not None and "model_type" not in self.backbone_config:

@@ -13,6 +13,8 @@ from importlib import resources
 
 import numpy as np
 
+from sensoryt5.errors import OptionError
+
 PERCEPTUAL: tuple[str, ...] = ("auditory", "gustatory", "haptic", "interoceptive", "olfactory", "visual")
 ACTION: tuple[str, ...] = ("foot_leg", "hand_arm", "head", "mouth", "torso")
 SENSORIMOTOR: tuple[str, ...] = PERCEPTUAL + ACTION
@@ -53,12 +55,12 @@ def parse_dims(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
         names = [str(part).strip().lower().replace("-", "_") for part in spec]
     unknown = [n for n in names if n not in SENSORIMOTOR]
     if unknown or not names:
-        raise ValueError(
+        raise OptionError(
             f"unknown sensory dimension(s) {unknown or spec!r}; choose from {', '.join(SENSORIMOTOR)} "
             f"or one of {', '.join(DIMENSION_SETS)}"
         )
     if len(set(names)) != len(names):
-        raise ValueError(f"sensory dimensions repeated in {spec!r}")
+        raise OptionError(f"sensory dimensions repeated in {spec!r}")
     return tuple(names)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
-from sensoryt5.errors import ModelLoadError
+from sensoryt5.errors import ModelLoadError, OptionError
 from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms
 
 MODEL_VERSION = "mlp-knn-1"
@@ -196,10 +196,10 @@ EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": MiniLMEmbedder, "minil
 
 
 def make_embedder(name: str) -> Embedder:
-    """A new embedder by name; ValueError listing the choices for an unknown one."""
+    """A new embedder by name; OptionError (a ValueError) listing the choices for an unknown one."""
     key = name.strip().lower()
     if key not in EMBEDDERS:
-        raise ValueError(f"unknown OOV embedder {name!r}; choose from {', '.join(sorted(EMBEDDERS))}")
+        raise OptionError(f"unknown OOV embedder {name!r}; choose from {', '.join(sorted(EMBEDDERS))}")
     return EMBEDDERS[key]()
 
 

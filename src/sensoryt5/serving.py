@@ -39,7 +39,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, text_problem
 
@@ -185,6 +187,45 @@ class MicroBatcher:
             self._executor = None
 
 
+class BodyLimit:
+    """ASGI middleware answering 413 to a request body over `limit` bytes, whether Content-Length declares it or it
+    streams in chunks: the body is read, up to the limit, before the app sees it (and then replayed to it)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its body read in advance, or answer 413 without calling the app."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(f"has {declared} bytes", int(declared))(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(f"(sent in chunks) has at least {size} bytes", size)(scope, receive, send)
+                return
+            more = message["type"] == "http.request" and message.get("more_body", False)
+        pending = iter(messages)
+
+        async def replay() -> Message:
+            return next(pending, None) or await receive()
+
+        await self.app(scope, replay, send)
+
+    def _refuse(self, amount: str, received: int) -> JSONResponse:
+        """The 413 answer; `received` is the bytes declared, or those read so far."""
+        return JSONResponse({"error": f"the request body {amount}, over the limit of {self.limit}",
+                             "detail": {"limit": self.limit, "received": received}}, status_code=413)
+
+
 def _check_texts(texts: list[str], field: str, max_batch_size: int, max_text_length: int) -> None:
     """ApiError 413 for too many or too long texts, 422 for text that is not valid Unicode."""
     if len(texts) > max_batch_size:
@@ -254,14 +295,7 @@ def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text
                   lifespan=lifespan)
     app.state.classifier, app.state.batcher = classifier, batcher
     _install_error_handlers(app)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable) -> Any:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_body:
-            return JSONResponse({"error": f"the request body has {length} bytes, over the limit of {max_body}",
-                                 "detail": {"limit": max_body, "received": int(length)}}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=max_body)
 
     @app.post("/v1/predict")
     async def predict(body: PredictRequest) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from sensoryt5.atomic import default_mode, write_json
-from sensoryt5.errors import SensoryT5Error
+from sensoryt5.errors import SensoryT5Error, check_choice, one_line
 
 CHECKPOINTS = "checkpoints"
 METRICS_FILE = "train_metrics.json"
@@ -184,6 +184,34 @@ def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[s
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _check_options(config: TrainingConfig) -> str:
+    """Check the sensory mode, fusion, dimensions, OOV embedder and backbone before any work (OptionError, a
+    ValueError, for a bad one); the backbone's loadable path (see `resolve_backbone`)."""
+    from sensoryt5.alignment import MODES
+    from sensoryt5.backbones import resolve_backbone
+    from sensoryt5.fusion import FUSIONS
+    from sensoryt5.norms import parse_dims
+    from sensoryt5.oov import make_embedder
+
+    check_choice("sensory mode", config.sensory, MODES)
+    check_choice("fusion", config.fusion, FUSIONS)
+    parse_dims(config.dims)
+    if config.oov is not None:
+        make_embedder(config.oov)
+    return resolve_backbone(config.backbone)
+
+
+def _load_tokenizer(backbone: str) -> Any:
+    """The backbone's tokenizer; SensoryT5Error when it cannot be found (a folder without one, a hub name that is
+    neither cached nor reachable)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(backbone)
+    except OSError as error:
+        raise SensoryT5Error(f"cannot load the tokenizer of backbone {backbone}: {one_line(error)}") from error
+
+
 def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
     """Check the output folder: refuse to overwrite a finished model unless asked; unpublish it first."""
     output = Path(config.output)
@@ -205,12 +233,13 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     from transformers import logging as hf_logging
 
     from sensoryt5.alignment import SensoryProcessor
-    from sensoryt5.backbones import quiet_weight_loading, resolve_backbone
+    from sensoryt5.backbones import quiet_weight_loading
     from sensoryt5.data import is_multi_label, label_names, load_dataset
     from sensoryt5.lexicon import SensoryLexicon
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
     from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
+    backbone = _check_options(config)
     hf_logging.set_verbosity_error()
     started = time.time()
     rank = int(os.environ.get("RANK", "0"))
@@ -222,10 +251,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
 
-    backbone = resolve_backbone(config.backbone)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    tokenizer = _load_tokenizer(backbone)
     lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)
     processor = SensoryProcessor(tokenizer, lexicon, mode=config.sensory, max_length=config.max_length,
                                  seed=config.seed)
