@@ -2,7 +2,8 @@
 # The runs made on the development machine (2 CPU cores) after the GPU time was spent, in priority order.
 # Each `sensoryt5 reproduce` call skips runs that already have a result.json, so the queue can be restarted.
 set -euo pipefail
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# One intra-op thread: on the shared 2-core machine two threads ran a training step several times slower.
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 S=.venv/bin/sensoryt5
 loso_dims() {  # the perceptual set minus each sense, ';'-separated
   local out=() all=(auditory gustatory haptic interoceptive olfactory visual)

@@ -3,7 +3,8 @@
 Reads the finished runs of a reproduction folder (default results/minilm, written by `sensoryt5 reproduce` or
 `experiments.gpu_study`) and writes, per data set, every fusion variant's test macro-F1 (mean ± std over seeds)
 with the paired bootstrap 95% CI of its difference to `none`, the recommended fusion (chosen on dev only), the
-random-values control, and the leave-one-sense-out table and heat map.
+random-values control, the screening ranking on ISEAR and EmoInt, the leave-one-sense-out tables and heat maps, and
+the hand-written conclusion in `experiments/fusion_conclusion.md`.
 
     python -m experiments.fusion_report --runs results/minilm --output results/fusion
 """
@@ -24,6 +25,8 @@ from sensoryt5.norms import PERCEPTUAL
 from sensoryt5.reproduce import dims_label, load_results
 
 DATASETS = ["isear", "emoint", "empathetic_dialogues", "goemotions"]
+SCREENING = ["isear", "emoint"]
+CONCLUSION = Path(__file__).with_name("fusion_conclusion.md")
 
 
 def _by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
@@ -90,8 +93,34 @@ def heat_map(deltas: dict[str, dict[str, float]], path: Path, fusion: str) -> No
     plt.close(fig)
 
 
+def screen(table: dict) -> list[tuple[str, float, float]]:
+    """(fusion, mean dev gain over `none`, mean dev gain over its random control) on the screening data sets, best
+    first; only fusions run with norms and random values on every screening data set."""
+    ranked = []
+    for fusion in FUSIONS:
+        vs_none = [compare(table, d, f"{fusion}-norms", "none") for d in SCREENING]
+        vs_random = [compare(table, d, f"{fusion}-norms", f"{fusion}-random") for d in SCREENING]
+        if all(vs_none) and all(vs_random):
+            ranked.append((fusion, statistics.mean(c["dev_difference"] for c in vs_none),
+                           statistics.mean(c["dev_difference"] for c in vs_random)))
+    return sorted(ranked, key=lambda row: -row[1])
+
+
+def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """fusion → data set → removed sense → Δ test macro-F1 (points) against the same fusion with all six senses."""
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for fusion in FUSIONS:
+        for dataset in datasets:
+            for sense in PERCEPTUAL:
+                dims = ",".join(d for d in PERCEPTUAL if d != sense)
+                c = compare(table, dataset, f"{fusion}-norms-{dims_label(dims)}", f"{fusion}-norms")
+                if c:
+                    found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = 100 * c["difference"]
+    return found
+
+
 def build(runs_folder: Path, output: Path) -> dict[str, Any]:
-    """Write RESULTS.md, results.json and loso_heatmap.png into `output`; return the summary."""
+    """Write RESULTS.md, results.json and one leave-one-sense-out heat map per fusion into `output`; the summary."""
     results = load_results(runs_folder)
     table = _by_key(results)
     datasets = [d for d in DATASETS if (d, "none") in table]
@@ -120,6 +149,13 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
             dev_text = f"{100 * delta['dev_difference']:+.2f}" if delta else "—"
             lines.append(f"| {dataset} | {key} | {_cell(runs)} | {delta_text} | {dev_text} |")
         summary["datasets"][dataset] = rows
+    ranked = screen(table)
+    summary["screening"] = [{"fusion": f, "dev_gain_over_none": g, "dev_gain_over_random": r} for f, g, r in ranked]
+    lines += ["", "## Screening (ISEAR and EmoInt, dev)", "",
+              "Mean dev macro-F1 gain (points) of each fusion with the norms over `none`, and over the same fusion "
+              "fed random values; the best two by gain over `none` go on to the confirmation data sets.", "",
+              "| rank | fusion | dev gain over none | dev gain over random values |", "|---|---|---|---|"]
+    lines += [f"| {i} | {f} | {100 * g:+.2f} | {100 * r:+.2f} |" for i, (f, g, r) in enumerate(ranked, 1)]
     lines += ["", "## Recommended fusion (chosen on dev)", ""]
     lines += ["- mean dev gain over `none`: " + ", ".join(f"{f} {100 * g:+.2f}" for f, g in
                                                             sorted(dev_gains.items(), key=lambda kv: -kv[1]))]
@@ -136,28 +172,23 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
                   f"- random values with `{best}` below real norms on: "
                   f"{', '.join(d for d, below in random_below.items() if below) or 'none'} "
                   f"(of {len(random_below)} data sets compared)"]
-    loso = {}
-    if best:
-        for dataset in datasets:
-            cells = {}
-            for sense in PERCEPTUAL:
-                dims = ",".join(d for d in PERCEPTUAL if d != sense)
-                c = compare(table, dataset, f"{best}-norms-{dims_label(dims)}", f"{best}-norms")
-                if c:
-                    cells[sense] = 100 * c["difference"]
-            if cells:
-                loso[dataset] = cells
-    if loso:
-        heat_map(loso, output / "loso_heatmap.png", best)
-        lines += ["", f"## Leave one sense out ({best})", "", "Δ test macro-F1 (points) of removing one sense "
-                  f"from `{best}-norms` (negative: the sense helped).", "",
-                  "| data set | " + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |",
-                  "|---|" + "---|" * len(PERCEPTUAL)]
-        for dataset, cells in loso.items():
-            lines.append(f"| {dataset} | " + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—"
-                                                         for s in PERCEPTUAL) + " |")
-        lines += ["", "![leave-one-sense-out heat map](loso_heatmap.png)"]
-        summary["leave_one_sense_out"] = loso
+    loso = leave_one_sense_out(table, datasets)
+    for fusion, deltas in loso.items():
+        image = f"loso_heatmap_{fusion}.png"
+        heat_map(deltas, output / image, fusion)
+        lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
+                  f"from `{fusion}-norms`, over the seeds both have (negative: the sense helped).", "",
+                  "| data set | seeds | " + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |",
+                  "|---|---|" + "---|" * len(PERCEPTUAL)]
+        for dataset, cells in deltas.items():
+            seeds = len(table[(dataset, f"{fusion}-norms")])
+            lines.append(f"| {dataset} | {seeds} | " + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—"
+                                                                    for s in PERCEPTUAL) + " |")
+        lines += ["", f"![leave-one-sense-out heat map]({image})"]
+    summary["leave_one_sense_out"] = loso
+    if CONCLUSION.is_file():
+        lines += ["", "## Conclusion", "", f"_Hand-written in `{CONCLUSION.relative_to(CONCLUSION.parents[1])}`; "
+                  "its numbers are those of the tables above._", "", CONCLUSION.read_text(encoding="utf-8").strip()]
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / "results.json", summary)
     with atomic_open(output / "RESULTS.md") as handle:
