@@ -2,14 +2,15 @@
 
 Each benchmark module (`MODULES`, plus `gpu_throughput` when CUDA is available) runs its `run(quick)` in a process of
 its own, so thread settings, imports and peak memory do not leak from one to the next and a module that fails is
-reported without stopping the others. Those processes run torch on one intra-op thread (`OMP_NUM_THREADS`, default
-`$SENSORYT5_BENCH_THREADS` or 1): on this project's shared 2-core machine, at a load average of 5, two threads made a
-MiniLM training step about 20 times slower than one (6.5 s against 0.30 s at batch 8 x 32), as each thread waits out
-the other's time slices.
+reported without stopping the others. Those processes run torch and onnxruntime on the same number of intra-op
+threads: `$OMP_NUM_THREADS`, else `$SENSORYT5_BENCH_THREADS`, else the cores left idle when the run starts (cores
+minus the whole part of the 1-minute load average, at least 1). Busy cores are left alone because on this
+project's shared 2-core machine, at a load average of 5, two threads made a MiniLM training step about 20 times
+slower than one (6.5 s against 0.30 s at batch 8 x 32), as each thread waits out the other's time slices.
 
 Every figure is a ratio of a candidate against a named baseline timed alternately in the same run
-(`benchmarks.harness.paired_timings`), summarised by its median, min and max. Without CUDA the GPU section shows the
-recorded run in `benchmarks/results/gpu_throughput.json`, labelled as such.
+(`benchmarks.harness.interleaved_timings`), summarised by its median, min and max. Without CUDA the GPU section shows
+the recorded run in `benchmarks/results/gpu_throughput.json`, labelled as such.
 Exit status: 0 when every module ran (whether or not its targets were met), 1 when one failed.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -61,7 +63,8 @@ def run_in_this_process(name: str, quick: bool, output: Path) -> None:
 
 def run_module(name: str, quick: bool, timeout_s: float) -> ModuleRun:
     """Run one module in a child process (`--module NAME`) with a time limit; its figures or its error."""
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "OMP_NUM_THREADS": threads()}
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "OMP_NUM_THREADS": threads(),
+           "SENSORYT5_BENCH_THREADS": threads()}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp) / "figures.json"
@@ -79,9 +82,12 @@ def run_module(name: str, quick: bool, timeout_s: float) -> ModuleRun:
     return ModuleRun(name, result["figures"], wall_s, result["peak_rss_mib"])
 
 
+@functools.cache
 def threads() -> str:
-    """Intra-op threads of every benchmark process: `$OMP_NUM_THREADS`, else `$SENSORYT5_BENCH_THREADS`, else 1."""
-    return os.environ.get("OMP_NUM_THREADS") or os.environ.get("SENSORYT5_BENCH_THREADS") or "1"
+    """Intra-op threads of every benchmark process: `$OMP_NUM_THREADS`, else `$SENSORYT5_BENCH_THREADS`, else the
+    idle cores at the first call (cores minus the whole part of the 1-minute load average, at least 1)."""
+    idle = max(1, (os.cpu_count() or 1) - int(os.getloadavg()[0]))
+    return os.environ.get("OMP_NUM_THREADS") or os.environ.get("SENSORYT5_BENCH_THREADS") or str(idle)
 
 
 def machine(torch_version: str, gpu: str | None) -> dict[str, str]:
@@ -100,7 +106,7 @@ def machine(torch_version: str, gpu: str | None) -> dict[str, str]:
             versions[package] = "not installed"
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"CPU": cpu, "cores": f"{os.cpu_count()} ({usable} usable by this process)",
-            "threads per benchmark process": f"{threads()} (OMP_NUM_THREADS)",
+            "threads per benchmark process": f"{threads()} (OMP_NUM_THREADS, SENSORYT5_BENCH_THREADS)",
             "OS": f"{platform.system()} {platform.release()}", "Python": platform.python_version(),
             "torch": torch_version, **versions, "GPU": gpu or "none (CUDA not available)"}
 

@@ -43,21 +43,28 @@ class Figure:
         }
 
 
+def interleaved_timings(functions: dict[str, Callable[[], Any]], repeats: int = 5,
+                        warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each function, timed in turn (`warmup` untimed rounds first; the order rotates every
+    round), so that every function meets the same drift in machine load."""
+    for _ in range(warmup):
+        for fn in functions.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    names = list(functions)
+    for i in range(repeats):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            start = time.perf_counter()
+            functions[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def paired_timings(candidate: Callable[[], Any], baseline: Callable[[], Any], repeats: int = 5,
                    warmup: int = 1) -> tuple[list[float], list[float]]:
     """Time `candidate` and `baseline` alternately (`warmup` untimed rounds first); seconds per call."""
-    for _ in range(warmup):
-        baseline()
-        candidate()
-    cand, base = [], []
-    for i in range(repeats):
-        order = (baseline, candidate) if i % 2 == 0 else (candidate, baseline)
-        for fn in order:
-            start = time.perf_counter()
-            fn()
-            elapsed = time.perf_counter() - start
-            (cand if fn is candidate else base).append(elapsed)
-    return cand, base
+    times = interleaved_timings({"baseline": baseline, "candidate": candidate}, repeats, warmup)
+    return times["candidate"], times["baseline"]
 
 
 def high_water_mib() -> float:

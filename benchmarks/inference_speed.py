@@ -102,8 +102,7 @@ def pipeline_model(model_dir: Path, folder: Path) -> Path:
 
 
 def measure(model_dir: Path, texts: list[str], repeats: int, name: str) -> list[Figure]:
-    """Paired timings of SensoryClassifier.predict against the pipeline on `texts` as given (the target), and
-    against the pipeline on the same texts sorted by length (reported only: it isolates our length bucketing)."""
+    """Paired timings of SensoryClassifier.predict against the pipeline on `texts`, same batch size."""
     from transformers import pipeline
 
     from sensoryt5.inference import SensoryClassifier
@@ -112,45 +111,38 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str) -> list[
     max_length = classifier.processor.max_length
     with tempfile.TemporaryDirectory() as tmp:
         pipe = pipeline("text-classification", model=str(pipeline_model(model_dir, Path(tmp))), device="cpu")
-    by_length = sorted(texts, key=len, reverse=True)
 
     def ours() -> None:
         classifier.predict(texts, batch_size=BATCH)
 
-    def theirs(inputs: list[str] = texts) -> None:
-        pipe(inputs, batch_size=BATCH, top_k=None, truncation=True, max_length=max_length)
+    def theirs() -> None:
+        pipe(texts, batch_size=BATCH, top_k=None, truncation=True, max_length=max_length)
 
-    figures = []
-    for suffix, baseline, order in (("", theirs, "as given"), ("/vs-sorted-pipeline", lambda: theirs(by_length),
-                                                               "sorted by length, longest first")):
-        load_before = os.getloadavg()[0]
-        ours_times, pipe_times = paired_timings(ours, baseline, repeats=repeats, warmup=1)
-        figure = Figure(
-            name=name + suffix,
-            candidate="SensoryClassifier.predict (MiniLM + paper fusion, norms)",
-            baseline=f'transformers.pipeline("text-classification"), same fine-tuned backbone, no sensory branch, '
-                     f"texts {order}",
-            unit="s/pass",
-            candidate_times=ours_times,
-            baseline_times=pipe_times,
-            target="" if suffix else f"ratio <= {TARGET_RATIO:.2f}",
-            notes={
-                "texts": len(texts), "batch_size": BATCH, "max_length": max_length, "device": "cpu",
-                "threads": torch.get_num_threads(), "torch": torch.__version__,
-                "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-                "ours_texts_per_s_median": round(len(texts) / statistics.median(ours_times), 1),
-                "pipeline_texts_per_s_median": round(len(texts) / statistics.median(pipe_times), 1),
-                "oov": "none (no OOV regressor); processor memo warmed by the untimed round",
-            },
-        )
-        if figure.target:
-            figure.passed = figure.summary()["ratio_median"] <= TARGET_RATIO
-        figures.append(figure)
-    return figures
+    load_before = os.getloadavg()[0]
+    ours_times, pipe_times = paired_timings(ours, theirs, repeats=repeats, warmup=1)
+    figure = Figure(
+        name=name,
+        candidate="SensoryClassifier.predict (MiniLM + paper fusion, norms)",
+        baseline='transformers.pipeline("text-classification"), same fine-tuned backbone, no sensory branch',
+        unit="s/pass",
+        candidate_times=ours_times,
+        baseline_times=pipe_times,
+        target=f"ratio <= {TARGET_RATIO:.2f}",
+        notes={
+            "texts": len(texts), "batch_size": BATCH, "max_length": max_length, "device": "cpu",
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "ours_texts_per_s_median": round(len(texts) / statistics.median(ours_times), 1),
+            "pipeline_texts_per_s_median": round(len(texts) / statistics.median(pipe_times), 1),
+            "oov": "none (no OOV regressor); processor memo warmed by the untimed round",
+        },
+    )
+    figure.passed = figure.summary()["ratio_median"] <= TARGET_RATIO
+    return [figure]
 
 
 def run(quick: bool = False) -> list[Figure]:
-    """Two figures: the fine-tuned model on 2,000 texts (`quick`: the untrained model on 256 texts)."""
+    """One figure: the fine-tuned model on 2,000 texts (`quick`: the untrained model on 256 texts)."""
     torch.set_num_threads(THREADS)
     with quiet_weight_loading():
         if not quick:

@@ -88,7 +88,7 @@ def peak_memory(backbone: str, batch: int, length: int) -> dict[str, dict[str, f
 def measure(backbone: str, quick: bool, memory: dict[str, dict[str, float]]) -> Figure:
     """Paired step timings of the paper fusion against `none` on one backbone, with its peak `memory`."""
     batch, length = (QUICK_BATCH, QUICK_LENGTH) if quick else (BATCH, LENGTH)
-    repeats = 3 if quick else 9
+    repeats = 3 if quick else 5
     sensory, baseline = build_model(backbone, "norms"), build_model(backbone, "none")
     data = make_batch(sensory.config.backbone_config["vocab_size"], batch, length)
     sensory_times, baseline_times = paired_timings(trainer(sensory, data), trainer(baseline, data), repeats=repeats,
@@ -114,7 +114,7 @@ def measure(backbone: str, quick: bool, memory: dict[str, dict[str, float]]) -> 
 
 
 def run(quick: bool = False) -> list[Figure]:
-    """One figure per backbone; `quick` uses batch 8 x length 32 and 3 repetitions (for CI)."""
+    """One figure per backbone (5 repetitions); `quick` uses batch 8 x length 32 and 3 repetitions (for CI)."""
     batch, length = (QUICK_BATCH, QUICK_LENGTH) if quick else (BATCH, LENGTH)
     memory = {backbone: peak_memory(backbone, batch, length) for backbone in BACKBONES}
     return [measure(backbone, quick, memory[backbone]) for backbone in BACKBONES]

@@ -1,9 +1,10 @@
 """ONNX Runtime against PyTorch: `SensoryClassifier.predict` throughput with the fp32 and the int8 export, and the
 dev accuracy / macro-F1 of all three, on the model, texts and batch size of `benchmarks.inference_speed`.
 
-Speed: 2,000 ISEAR training texts, batch 32, CPU, torch and onnxruntime both on `THREADS` intra-op threads; one
-figure per export with the PyTorch backend as baseline (ratio = ONNX time / PyTorch time; the aim for int8 is
-ratio <= 0.5, i.e. at least 2x). Accuracy: ISEAR validation (743 texts) with each backend (`dev_scores`).
+Speed: the first 1,000 of those ISEAR training texts, batch 32, CPU, torch and onnxruntime both on `THREADS`
+intra-op threads; the three backends are timed in turn every round, and each export gets a figure with the PyTorch
+backend as baseline (ratio = ONNX time / PyTorch time; the aim for int8 is ratio <= 0.5, i.e. at least 2x).
+Accuracy: ISEAR validation (743 texts) with each backend (`dev_scores`).
 `--quick`: the untrained MiniLM SensoryT5, 256 texts, 3 repetitions, no dev scores.
 
     python -m benchmarks.onnx_speed [--quick]
@@ -22,10 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.harness import Figure, paired_timings
+from benchmarks.harness import Figure, interleaved_timings
 from benchmarks.inference_speed import (
     BATCH,
-    N_TEXTS,
     QUICK_REPEATS,
     QUICK_TEXTS,
     REPEATS,
@@ -37,6 +37,7 @@ from benchmarks.inference_speed import (
 from sensoryt5.backbones import quiet_weight_loading
 
 TARGET_INT8_RATIO = 0.5
+N_TEXTS = 1000  # half of benchmarks.inference_speed's 2,000, to keep `python -m benchmarks` under 10 minutes
 
 
 def export_files(model_dir: Path, folder: Path) -> dict[str, Path]:
@@ -78,17 +79,18 @@ def dev_scores(model_dir: Path, files: dict[str, Path] | None = None) -> dict[st
 
 
 def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev: bool) -> list[Figure]:
-    """Paired timings of each ONNX backend against PyTorch on `texts`; dev scores in the notes if `with_dev`."""
+    """PyTorch, ONNX fp32 and ONNX int8 timed in turn on `texts`; one figure per export against the same PyTorch
+    timings; dev scores in the notes if `with_dev`."""
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         files = export_files(model_dir, Path(tmp))
         backends = classifiers(model_dir, files)
         scores = dev_scores(model_dir, files) if with_dev else None
+        load_before = os.getloadavg()[0]
+        times = interleaved_timings({backend: partial(clf.predict, texts, BATCH) for backend, clf in backends.items()},
+                                    repeats=repeats, warmup=1)
         for precision, path in files.items():
-            load_before = os.getloadavg()[0]
-            onnx_times, torch_times = paired_timings(partial(backends[f"onnx-{precision}"].predict, texts, BATCH),
-                                                     partial(backends["torch"].predict, texts, BATCH),
-                                                     repeats=repeats, warmup=1)
+            onnx_times, torch_times = times[f"onnx-{precision}"], times["torch"]
             figure = Figure(
                 name=f"{name}/{precision}",
                 candidate=f"SensoryClassifier, backend onnx ({precision}, onnxruntime)",
@@ -112,7 +114,7 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
 
 
 def run(quick: bool = False) -> list[Figure]:
-    """fp32 and int8 figures for the fine-tuned model on 2,000 texts (`quick`: untrained model, 256 texts)."""
+    """fp32 and int8 figures for the fine-tuned model on 1,000 texts (`quick`: untrained model, 256 texts)."""
     torch.set_num_threads(THREADS)
     with quiet_weight_loading():
         if not quick:
