@@ -97,3 +97,50 @@ def tiny_t5_folder(t5_folder, t5_tokenizer, tmp_path_factory) -> Path:
     T5Model(config).save_pretrained(folder)
     t5_tokenizer.save_pretrained(folder)
     return folder
+
+
+TOY_PHRASES = {
+    "joy": ["sweet honey cake", "bright warm sunshine", "happy music party"],
+    "fear": ["loud thunder noise", "dark scary shadow", "cold sharp knife"],
+    "disgust": ["rotten smelly garbage", "sour stinking milk", "slimy greasy mould"],
+}
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, tiny_bert_folder) -> Path:
+    """A 3-emotion model trained in seconds on phrases with a clear signal (tiny BERT, 4 epochs); read-only."""
+    import json
+
+    import numpy as np
+
+    from sensoryt5.training import TrainingConfig, train
+
+    folder = tmp_path_factory.mktemp("toy")
+    rng = np.random.default_rng(0)
+    rows = [{"text": f"{rng.choice(TOY_PHRASES[label])} {rng.choice(['today', 'again', 'there', 'at home'])}",
+             "label": label} for label in list(TOY_PHRASES) * 50]
+    data = folder / "toy.jsonl"
+    data.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+    train(TrainingConfig(dataset=str(data), output=str(folder / "model"), backbone=str(tiny_bert_folder), oov=None,
+                         epochs=4, learning_rate=5e-3, batch_size=16, max_length=32, early_stopping_patience=None,
+                         seed=0))
+    return folder / "model"
+
+
+@pytest.fixture(scope="session")
+def clf(model_dir):
+    """The toy model on the CPU (tests that patch it use monkeypatch, which restores it)."""
+    from sensoryt5.inference import SensoryClassifier
+
+    return SensoryClassifier.from_pretrained(model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run faster on one thread, and far faster than two on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -23,23 +23,12 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from test_inference import train_toy_model
 
 from sensoryt5.errors import InputError, ModelLoadError, SensoryT5Error
 from sensoryt5.inference import SensoryClassifier
 from sensoryt5.serving import create_app
 
 MAX_BATCH, MAX_LENGTH = 8, 100
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_bert_folder) -> Path:
-    return train_toy_model(tmp_path_factory.mktemp("toy"), tiny_bert_folder)
-
-
-@pytest.fixture(scope="module")
-def clf(model_dir) -> SensoryClassifier:
-    return SensoryClassifier.from_pretrained(model_dir, device="cpu")
 
 
 @pytest.fixture(scope="module")

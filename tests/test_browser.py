@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_inference import train_toy_model
 
 from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier
 from sensoryt5.serving import create_app
@@ -52,10 +51,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def clf(tmp_path_factory, tiny_bert_folder) -> SensoryClassifier:
+def clf(model_dir) -> SensoryClassifier:
     _require_browser()
-    folder = train_toy_model(tmp_path_factory.mktemp("toy"), tiny_bert_folder)
-    return SensoryClassifier.from_pretrained(folder, device="cpu")
+    return SensoryClassifier.from_pretrained(model_dir, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -16,39 +16,9 @@ import pytest
 from sensoryt5.errors import InputError
 from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, TextFileReader
 
-TOY_PHRASES = {
-    "joy": ["sweet honey cake", "bright warm sunshine", "happy music party"],
-    "fear": ["loud thunder noise", "dark scary shadow", "cold sharp knife"],
-    "disgust": ["rotten smelly garbage", "sour stinking milk", "slimy greasy mould"],
-}
 TEXTS = ["sweet honey cake at home", "loud thunder", "rotten smelly garbage again and again and again",
          "I smelled fresh bread and heard loud music in the street", "", "cold", "dark scary shadow there",
          "happy music party", "slimy greasy mould on the old cheese in the fridge"]
-
-
-def train_toy_model(folder: Path, tiny_bert_folder: Path) -> Path:
-    """A 3-emotion model trained in seconds on phrases with a clear signal (tiny BERT, 4 epochs)."""
-    from sensoryt5.training import TrainingConfig, train
-
-    rng = np.random.default_rng(0)
-    rows = [{"text": f"{rng.choice(TOY_PHRASES[label])} {rng.choice(['today', 'again', 'there', 'at home'])}",
-             "label": label} for label in list(TOY_PHRASES) * 50]
-    data = folder / "toy.jsonl"
-    data.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
-    train(TrainingConfig(dataset=str(data), output=str(folder / "model"), backbone=str(tiny_bert_folder), oov=None,
-                         epochs=4, learning_rate=5e-3, batch_size=16, max_length=32, early_stopping_patience=None,
-                         seed=0))
-    return folder / "model"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_bert_folder) -> Path:
-    return train_toy_model(tmp_path_factory.mktemp("toy"), tiny_bert_folder)
-
-
-@pytest.fixture(scope="module")
-def clf(model_dir) -> SensoryClassifier:
-    return SensoryClassifier.from_pretrained(model_dir, device="cpu")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -9,18 +9,12 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from test_inference import TEXTS, train_toy_model
+from test_inference import TEXTS
 
-from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier
+from sensoryt5.inference import SENSE_COLOURS
 from sensoryt5.serving import DEFAULT_HOST, create_app, serve
 
 MAX_BATCH, MAX_LENGTH = 8, 100
-
-
-@pytest.fixture(scope="module")
-def clf(tmp_path_factory, tiny_bert_folder) -> SensoryClassifier:
-    folder = train_toy_model(tmp_path_factory.mktemp("toy"), tiny_bert_folder)
-    return SensoryClassifier.from_pretrained(folder, device="cpu")
 
 
 @pytest.fixture(scope="module")
