@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from experiments.fusion_report import DATASETS, _by_key, compare, recommend
+from experiments.fusion_report import CONCLUSION, DATASETS, _by_key, compare, recommend
 from sensoryt5.fusion import FUSIONS
 from sensoryt5.reproduce import load_results
 
@@ -118,6 +118,10 @@ def block(results_root: Path) -> str:
     lines += coverage_table(table)
     lines += ["", "**The T5 path** (trained from random initialisation; no pretrained T5 can be downloaded here):", ""]
     lines += t5_table([results_root / "t5-small-scratch", results_root / "t5-tiny-scratch"])
+    if CONCLUSION.is_file():
+        lines += ["", f"**What the runs say** (hand-written in `{CONCLUSION.relative_to(CONCLUSION.parents[1])}` "
+                  "from the tables above; also the conclusion of the fusion report):", "",
+                  CONCLUSION.read_text(encoding="utf-8").strip()]
     lines += ["", END]
     return "\n".join(lines)
 
