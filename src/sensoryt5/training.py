@@ -191,13 +191,13 @@ def _check_options(config: TrainingConfig) -> str:
     from sensoryt5.backbones import resolve_backbone
     from sensoryt5.fusion import FUSIONS
     from sensoryt5.norms import parse_dims
-    from sensoryt5.oov import make_embedder
+    from sensoryt5.oov import EMBEDDERS
 
     check_choice("sensory mode", config.sensory, MODES)
     check_choice("fusion", config.fusion, FUSIONS)
     parse_dims(config.dims)
     if config.oov is not None:
-        make_embedder(config.oov)
+        check_choice("OOV embedder", config.oov.strip().lower(), sorted(EMBEDDERS))
     return resolve_backbone(config.backbone)
 
 
