@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
-from sensoryt5.errors import ModelLoadError, OptionError
+from sensoryt5.errors import ModelLoadError, check_choice
 from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms
 
 MODEL_VERSION = "mlp-knn-1"
@@ -198,8 +198,7 @@ EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": MiniLMEmbedder, "minil
 def make_embedder(name: str) -> Embedder:
     """A new embedder by name; OptionError (a ValueError) listing the choices for an unknown one."""
     key = name.strip().lower()
-    if key not in EMBEDDERS:
-        raise OptionError(f"unknown OOV embedder {name!r}; choose from {', '.join(sorted(EMBEDDERS))}")
+    check_choice("OOV embedder", key, sorted(EMBEDDERS))
     return EMBEDDERS[key]()
 
 
