@@ -77,14 +77,15 @@ def heat_map(deltas: dict[str, dict[str, float]], path: Path, fusion: str) -> No
     datasets = list(deltas)
     matrix = np.array([[deltas[d].get(s, np.nan) for s in PERCEPTUAL] for d in datasets])
     limit = max(1.0, float(np.nanmax(np.abs(matrix)))) if np.isfinite(matrix).any() else 1.0
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.7 * len(datasets)))
+    fig, ax = plt.subplots(figsize=(9, 2.4 + 0.7 * len(datasets)))
     image = ax.imshow(matrix, cmap="RdBu", vmin=-limit, vmax=limit)
     ax.set_xticks(range(len(PERCEPTUAL)), [f"no {s}" for s in PERCEPTUAL], rotation=30, ha="right")
     ax.set_yticks(range(len(datasets)), datasets)
     for i in range(len(datasets)):
         for j in range(len(PERCEPTUAL)):
             if np.isfinite(matrix[i, j]):
-                ax.text(j, i, f"{matrix[i, j]:+.2f}", ha="center", va="center", fontsize=9)
+                ax.text(j, i, f"{matrix[i, j]:+.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if abs(matrix[i, j]) > limit / 2 else "black")
     ax.set_title(f"Leave one sense out ({fusion}): Δ test macro-F1 (points) vs all six senses", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
@@ -112,11 +113,23 @@ def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str,
     for fusion in FUSIONS:
         for dataset in datasets:
             for sense in PERCEPTUAL:
-                dims = ",".join(d for d in PERCEPTUAL if d != sense)
-                c = compare(table, dataset, f"{fusion}-norms-{dims_label(dims)}", f"{fusion}-norms")
+                c = compare(table, dataset, without(fusion, sense), f"{fusion}-norms")
                 if c:
                     found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = 100 * c["difference"]
     return found
+
+
+def loso_seeds(table: dict, dataset: str, fusion: str) -> int:
+    """The fewest seeds behind one cell of a leave-one-sense-out row (seeds a removal run shares with the full one)."""
+    full = set(table.get((dataset, f"{fusion}-norms"), {}))
+    counts = [len(full & set(table[(dataset, without(fusion, sense))])) for sense in PERCEPTUAL
+              if (dataset, without(fusion, sense)) in table]
+    return min((c for c in counts if c), default=0)
+
+
+def without(fusion: str, sense: str) -> str:
+    """The variant key of `fusion` with the norms of every perceptual sense but `sense`."""
+    return f"{fusion}-norms-{dims_label(','.join(d for d in PERCEPTUAL if d != sense))}"
 
 
 def build(runs_folder: Path, output: Path) -> dict[str, Any]:
@@ -178,10 +191,10 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
         heat_map(deltas, output / image, fusion)
         lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
                   f"from `{fusion}-norms`, over the seeds both have (negative: the sense helped).", "",
-                  "| data set | seeds | " + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |",
+                  "| data set | seeds (fewest of a cell) | " + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |",
                   "|---|---|" + "---|" * len(PERCEPTUAL)]
         for dataset, cells in deltas.items():
-            seeds = len(table[(dataset, f"{fusion}-norms")])
+            seeds = loso_seeds(table, dataset, fusion)
             lines.append(f"| {dataset} | {seeds} | " + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—"
                                                                     for s in PERCEPTUAL) + " |")
         lines += ["", f"![leave-one-sense-out heat map]({image})"]
