@@ -127,6 +127,11 @@ def loso_seeds(table: dict, dataset: str, fusion: str) -> int:
     return min((c for c in counts if c), default=0)
 
 
+def device(run: dict[str, Any]) -> str:
+    """The GPU a run was made on, else its CPU and core count."""
+    return run["machine"].get("gpu") or f"{run['machine']['cpu']} ({run['machine']['cores']} cores)"
+
+
 def without(fusion: str, sense: str) -> str:
     """The variant key of `fusion` with the norms of every perceptual sense but `sense`."""
     return f"{fusion}-norms-{dims_label(','.join(d for d in PERCEPTUAL if d != sense))}"
@@ -198,6 +203,15 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
             lines.append(f"| {dataset} | {seeds} | " + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—"
                                                                     for s in PERCEPTUAL) + " |")
         lines += ["", f"![leave-one-sense-out heat map]({image})"]
+        for dataset in deltas:
+            devices = {key: {device(r) for r in table.get((dataset, key), {}).values()}
+                       for key in [f"{fusion}-norms", *(without(fusion, s) for s in PERCEPTUAL)]}
+            reference = devices.pop(f"{fusion}-norms")
+            others = set().union(*devices.values()) - reference
+            if others:
+                lines += ["", f"**Caution ({dataset}):** the removal runs were made on {', '.join(sorted(others))}, "
+                          f"the six-sense reference on {', '.join(sorted(reference))}; the differences mix the "
+                          "removed sense with the change of device and precision."]
     summary["leave_one_sense_out"] = loso
     if CONCLUSION.is_file():
         lines += ["", "## Conclusion", "", f"_Hand-written in `{CONCLUSION.relative_to(CONCLUSION.parents[1])}`; "
