@@ -4,9 +4,10 @@ Reads the finished runs of a reproduction folder (default results/minilm, writte
 `experiments.gpu_study`) and writes, per data set, every fusion variant's test macro-F1 (mean ± std over seeds)
 with the paired bootstrap 95% CI of its difference to `none`, the recommended fusion (chosen on dev only), the
 random-values control, the screening ranking on ISEAR and EmoInt, the leave-one-sense-out tables and heat maps, and
-the hand-written conclusion in `experiments/fusion_conclusion.md`.
+the hand-written conclusion in `experiments/fusion_conclusion.md`. A leave-one-sense-out run is compared only with
+the six-sense run of the same seed made on the same device; `--reference` adds folders of such six-sense runs.
 
-    python -m experiments.fusion_report --runs results/minilm --output results/fusion
+    python -m experiments.fusion_report --runs results/minilm --output results/fusion --reference results/minilm-cpu
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ SCREENING = ["isear", "emoint"]
 CONCLUSION = Path(__file__).with_name("fusion_conclusion.md")
 
 
-def _by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
-    """(data set, variant key) → seed → run."""
-    table: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+def _by_key(results: list[dict[str, Any]], by_device: bool = False) -> dict[tuple[str, str], dict[Any, dict[str, Any]]]:
+    """(data set, variant key) → seed → run; with `by_device`, → (seed, device) → run, so that comparisons pair
+    only runs made on the same device."""
+    table: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
     for r in results:
-        table.setdefault((r["dataset"], r["variant_key"]), {})[r["seed"]] = r
+        table.setdefault((r["dataset"], r["variant_key"]), {})[(r["seed"], device(r)) if by_device else r["seed"]] = r
     return table
 
 
@@ -119,12 +121,14 @@ def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str,
     return found
 
 
-def loso_seeds(table: dict, dataset: str, fusion: str) -> int:
-    """The fewest seeds behind one cell of a leave-one-sense-out row (seeds a removal run shares with the full one)."""
+def loso_pairs(table: dict, dataset: str, fusion: str) -> tuple[int, list[str]]:
+    """The fewest (seed, device) pairs behind one cell of a leave-one-sense-out row, and the devices of all its
+    pairs; `table` is keyed by (seed, device)."""
     full = set(table.get((dataset, f"{fusion}-norms"), {}))
-    counts = [len(full & set(table[(dataset, without(fusion, sense))])) for sense in PERCEPTUAL
+    shared = [full & set(table[(dataset, without(fusion, sense))]) for sense in PERCEPTUAL
               if (dataset, without(fusion, sense)) in table]
-    return min((c for c in counts if c), default=0)
+    fewest = min((len(pairs) for pairs in shared if pairs), default=0)
+    return fewest, sorted({device for pairs in shared for _, device in pairs})
 
 
 def device(run: dict[str, Any]) -> str:
@@ -137,10 +141,15 @@ def without(fusion: str, sense: str) -> str:
     return f"{fusion}-norms-{dims_label(','.join(d for d in PERCEPTUAL if d != sense))}"
 
 
-def build(runs_folder: Path, output: Path) -> dict[str, Any]:
-    """Write RESULTS.md, results.json and one leave-one-sense-out heat map per fusion into `output`; the summary."""
+def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Write RESULTS.md, results.json and one leave-one-sense-out heat map per fusion into `output`; the summary.
+
+    `references` are further run folders (e.g. six-sense runs repeated on another device) that only serve as
+    same-device references of the leave-one-sense-out runs."""
     results = load_results(runs_folder)
     table = _by_key(results)
+    paired = _by_key(results + [r for folder in references for r in load_results(folder)], by_device=True)
+    output.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in DATASETS if (d, "none") in table]
     best, dev_gains = recommend(table, datasets)
     lines = ["# Fusion study: how should the sensory signal enter the model?", "",
@@ -149,7 +158,8 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
              "the difference to `none` (same backbone, no sensory branch) over the seeds both have, with a paired "
              "bootstrap 95% interval over test items (1,000 resamples). The recommended fusion is chosen on dev "
              "only: the largest mean dev macro-F1 gain over `none` among the fusions run on every data set.", "",
-             "Regenerate: `python -m experiments.fusion_report --runs results/minilm --output results/fusion`", ""]
+             f"Regenerate: `python -m experiments.fusion_report --runs {runs_folder} --output {output}"
+             + "".join(f" --reference {folder}" for folder in references) + "`", ""]
     summary: dict[str, Any] = {"recommended": best, "dev_gain_over_none": dev_gains, "datasets": {}}
     lines += ["## Test macro-F1 per data set and variant", "",
               "| data set | variant | test macro-F1 | Δ vs none [95% CI] | dev Δ |", "|---|---|---|---|---|"]
@@ -190,33 +200,24 @@ def build(runs_folder: Path, output: Path) -> dict[str, Any]:
                   f"- random values with `{best}` below real norms on: "
                   f"{', '.join(d for d, below in random_below.items() if below) or 'none'} "
                   f"(of {len(random_below)} data sets compared)"]
-    loso = leave_one_sense_out(table, datasets)
+    loso = leave_one_sense_out(paired, datasets)
     for fusion, deltas in loso.items():
         image = f"loso_heatmap_{fusion}.png"
         heat_map(deltas, output / image, fusion)
         lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
-                  f"from `{fusion}-norms`, over the seeds both have (negative: the sense helped).", "",
-                  "| data set | seeds (fewest of a cell) | " + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |",
-                  "|---|---|" + "---|" * len(PERCEPTUAL)]
+                  f"from `{fusion}-norms`, paired with the six-sense run of the same seed on the same device "
+                  "(negative: the sense helped).", "",
+                  "| data set | pairs (fewest of a cell) | device | " + " | ".join(f"no {s}" for s in PERCEPTUAL)
+                  + " |", "|---|---|---|" + "---|" * len(PERCEPTUAL)]
         for dataset, cells in deltas.items():
-            seeds = loso_seeds(table, dataset, fusion)
-            lines.append(f"| {dataset} | {seeds} | " + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—"
-                                                                    for s in PERCEPTUAL) + " |")
+            pairs, devices = loso_pairs(paired, dataset, fusion)
+            lines.append(f"| {dataset} | {pairs} | {', '.join(devices)} | "
+                         + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—" for s in PERCEPTUAL) + " |")
         lines += ["", f"![leave-one-sense-out heat map]({image})"]
-        for dataset in deltas:
-            devices = {key: {device(r) for r in table.get((dataset, key), {}).values()}
-                       for key in [f"{fusion}-norms", *(without(fusion, s) for s in PERCEPTUAL)]}
-            reference = devices.pop(f"{fusion}-norms")
-            others = set().union(*devices.values()) - reference
-            if others:
-                lines += ["", f"**Caution ({dataset}):** the removal runs were made on {', '.join(sorted(others))}, "
-                          f"the six-sense reference on {', '.join(sorted(reference))}; the differences mix the "
-                          "removed sense with the change of device and precision."]
     summary["leave_one_sense_out"] = loso
     if CONCLUSION.is_file():
         lines += ["", "## Conclusion", "", f"_Hand-written in `{CONCLUSION.relative_to(CONCLUSION.parents[1])}`; "
                   "its numbers are those of the tables above._", "", CONCLUSION.read_text(encoding="utf-8").strip()]
-    output.mkdir(parents=True, exist_ok=True)
     write_json(output / "results.json", summary)
     with atomic_open(output / "RESULTS.md") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -228,8 +229,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("results/minilm"))
     parser.add_argument("--output", type=Path, default=Path("results/fusion"))
+    parser.add_argument("--reference", type=Path, action="append", default=[],
+                        help="a further run folder whose runs serve only as same-device leave-one-sense-out "
+                             "references (repeatable)")
     args = parser.parse_args()
-    summary = build(args.runs, args.output)
+    summary = build(args.runs, args.output, tuple(args.reference))
     print(f"recommended fusion: {summary['recommended']}; report: {args.output / 'RESULTS.md'}")
 
 
