@@ -109,15 +109,17 @@ def screen(table: dict) -> list[tuple[str, float, float]]:
     return sorted(ranked, key=lambda row: -row[1])
 
 
-def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """fusion → data set → removed sense → Δ test macro-F1 (points) against the same fusion with all six senses."""
-    found: dict[str, dict[str, dict[str, float]]] = {}
+def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """fusion → data set → removed sense → Δ macro-F1 (points) against the same fusion with all six senses: test
+    difference with its paired bootstrap 95% CI, and the dev difference."""
+    found: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for fusion in FUSIONS:
         for dataset in datasets:
             for sense in PERCEPTUAL:
                 c = compare(table, dataset, without(fusion, sense), f"{fusion}-norms")
                 if c:
-                    found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = 100 * c["difference"]
+                    found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = {
+                        key: round(100 * c[key], 2) for key in ("difference", "ci_low", "ci_high", "dev_difference")}
     return found
 
 
@@ -203,16 +205,20 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
     loso = leave_one_sense_out(paired, datasets)
     for fusion, deltas in loso.items():
         image = f"loso_heatmap_{fusion}.png"
-        heat_map(deltas, output / image, fusion)
+        heat_map({d: {sense: c["difference"] for sense, c in cells.items()} for d, cells in deltas.items()},
+                 output / image, fusion)
         lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
                   f"from `{fusion}-norms`, paired with the six-sense run of the same seed on the same device "
-                  "(negative: the sense helped).", "",
-                  "| data set | pairs (fewest of a cell) | device | " + " | ".join(f"no {s}" for s in PERCEPTUAL)
-                  + " |", "|---|---|---|" + "---|" * len(PERCEPTUAL)]
+                  "(negative: the sense helped); test with its paired bootstrap 95% CI, and dev.", "",
+                  "| data set | pairs (fewest of a cell) | device | split | " + " | ".join(f"no {s}" for s in PERCEPTUAL)
+                  + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
         for dataset, cells in deltas.items():
             pairs, devices = loso_pairs(paired, dataset, fusion)
-            lines.append(f"| {dataset} | {pairs} | {', '.join(devices)} | "
-                         + " | ".join(f"{cells[s]:+.2f}" if s in cells else "—" for s in PERCEPTUAL) + " |")
+            test = [f"{c['difference']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]" if (c := cells.get(s))
+                    else "—" for s in PERCEPTUAL]
+            dev = [f"{c['dev_difference']:+.2f}" if (c := cells.get(s)) else "—" for s in PERCEPTUAL]
+            lines += [f"| {dataset} | {pairs} | {', '.join(devices)} | test | " + " | ".join(test) + " |",
+                      f"| {dataset} | {pairs} | {', '.join(devices)} | dev | " + " | ".join(dev) + " |"]
         lines += ["", f"![leave-one-sense-out heat map]({image})"]
     summary["leave_one_sense_out"] = loso
     if CONCLUSION.is_file():

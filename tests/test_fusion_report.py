@@ -47,8 +47,10 @@ def test_removals_are_not_compared_across_devices(folders: tuple[Path, Path], tm
 def test_a_same_device_reference_is_used(folders: tuple[Path, Path], tmp_path: Path) -> None:
     study, reference = folders
     summary = build(study, tmp_path / "report", (reference,))
-    assert summary["leave_one_sense_out"] == {"input": {"isear": {sense: 0.0 for sense in PERCEPTUAL}}}
+    cells = summary["leave_one_sense_out"]["input"]["isear"]
+    assert set(cells) == set(PERCEPTUAL)
+    assert {(c["difference"], c["dev_difference"]) for c in cells.values()} == {(0.0, 0.0)}
     text = (tmp_path / "report" / "RESULTS.md").read_text(encoding="utf-8")
-    assert "| isear | 1 | AMD EPYC (2 cores) | " + " | ".join(["+0.00"] * 6) + " |" in text
+    assert "| isear | 1 | AMD EPYC (2 cores) | dev | " + " | ".join(["+0.00"] * 6) + " |" in text
     assert (tmp_path / "report" / "loso_heatmap_input.png").stat().st_size > 0
     assert summary["datasets"]["isear"]["input-norms"]["test_macro_f1"] == [0.5]
