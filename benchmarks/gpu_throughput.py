@@ -15,10 +15,9 @@ import sys
 import time
 
 import torch
-from transformers import T5Config
 
-from benchmarks.harness import Figure, paired_timings
-from sensoryt5.modeling import SensoryConfig, SensoryT5ForSequenceClassification
+from benchmarks.harness import Figure, benchmark_model, paired_timings
+from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
 NUM_LABELS = 28
 T5_BASE = dict(d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12, vocab_size=32128)
@@ -27,14 +26,7 @@ TRAIN_BATCH, INFER_BATCH, LENGTH = 32, 128, 128
 
 def build(backbone: str, mode: str) -> SensoryT5ForSequenceClassification:
     """The benchmarked model on the GPU (float32 weights; bf16 comes from autocast, as in the Trainer)."""
-    torch.manual_seed(0)
-    options = dict(num_labels=NUM_LABELS, sensory_mode=mode, fusion="paper")
-    if backbone == "minilm":
-        model = SensoryT5ForSequenceClassification.from_backbone("minilm", **options)
-    else:
-        model = SensoryT5ForSequenceClassification(SensoryConfig(backbone_config=T5Config(**T5_BASE).to_dict(),
-                                                                 **options))
-    return model.cuda()
+    return benchmark_model(backbone, mode, NUM_LABELS, T5_BASE).cuda()
 
 
 def batch(vocab: int, size: int) -> dict[str, torch.Tensor]:

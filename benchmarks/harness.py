@@ -1,4 +1,5 @@
-"""Shared measuring tools: repeated timings, paired ratios, and peak memory in a fresh process."""
+"""Shared measuring tools: repeated timings, paired ratios, peak memory in a fresh process, and the benchmarked
+model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
 
 @dataclass
@@ -95,3 +99,19 @@ def in_fresh_process(target: Callable[..., Any], *args: Any) -> tuple[Any, float
     if proc.exitcode != 0:
         raise RuntimeError(f"benchmark child process failed with exit code {proc.exitcode}")
     return result, peak_mib
+
+
+def benchmark_model(backbone: str, sensory_mode: str, num_labels: int,
+                    t5_sizes: dict[str, int]) -> SensoryT5ForSequenceClassification:
+    """A paper-fusion model seeded with 0: the bundled MiniLM for "minilm", else a random-weight T5 of `t5_sizes`."""
+    import torch
+    from transformers import T5Config
+
+    from sensoryt5.modeling import SensoryConfig, SensoryT5ForSequenceClassification
+
+    torch.manual_seed(0)
+    options = dict(num_labels=num_labels, sensory_mode=sensory_mode, fusion="paper")
+    if backbone == "minilm":
+        return SensoryT5ForSequenceClassification.from_backbone("minilm", **options)
+    return SensoryT5ForSequenceClassification(SensoryConfig(backbone_config=T5Config(**t5_sizes).to_dict(),
+                                                            **options))

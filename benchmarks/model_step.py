@@ -16,10 +16,9 @@ import sys
 from typing import Callable
 
 import torch
-from transformers import T5Config
 
-from benchmarks.harness import Figure, high_water_mib, in_fresh_process, paired_timings
-from sensoryt5.modeling import SensoryConfig, SensoryT5ForSequenceClassification
+from benchmarks.harness import Figure, benchmark_model, high_water_mib, in_fresh_process, paired_timings
+from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
 BATCH, LENGTH = 32, 64
 QUICK_BATCH, QUICK_LENGTH = 8, 32
@@ -31,14 +30,7 @@ BACKBONES = ("minilm", "t5-small-sized")
 
 def build_model(backbone: str, sensory_mode: str) -> SensoryT5ForSequenceClassification:
     """The benchmarked model in training mode; the same backbone weights for both modes."""
-    torch.manual_seed(0)
-    options = dict(num_labels=NUM_LABELS, sensory_mode=sensory_mode, fusion="paper")
-    if backbone == "minilm":
-        model = SensoryT5ForSequenceClassification.from_backbone("minilm", **options)
-    else:
-        config = SensoryConfig(backbone_config=T5Config(**T5_SMALL).to_dict(), **options)
-        model = SensoryT5ForSequenceClassification(config)
-    return model.train()
+    return benchmark_model(backbone, sensory_mode, NUM_LABELS, T5_SMALL).train()
 
 
 def make_batch(vocab_size: int, batch: int, length: int) -> dict[str, torch.Tensor]:
