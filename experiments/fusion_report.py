@@ -149,7 +149,7 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
     `references` are further run folders (e.g. six-sense runs repeated on another device) that only serve as
     same-device references of the leave-one-sense-out runs."""
     results = load_results(runs_folder)
-    table = _by_key(results)
+    table = _by_key(results, by_device=True)
     paired = _by_key(results + [r for folder in references for r in load_results(folder)], by_device=True)
     output.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in DATASETS if (d, "none") in table]
@@ -157,7 +157,8 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
     lines = ["# Fusion study: how should the sensory signal enter the model?", "",
              f"Runs: `{runs_folder}` ({len(results)} finished runs; every run trains on train, selects its epoch on "
              "dev macro-F1 and is tested once). Values are test macro-F1 in points, mean ± std over seeds; Δ is "
-             "the difference to `none` (same backbone, no sensory branch) over the seeds both have, with a paired "
+             "the difference to `none` (same backbone, no sensory branch) over the seeds both have on the same "
+             "device (a run pairs only with a run of the same seed made on the same device), with a paired "
              "bootstrap 95% interval over test items (1,000 resamples). The recommended fusion is chosen on dev "
              "only: the largest mean dev macro-F1 gain over `none` among the fusions run on every data set.", "",
              f"Regenerate: `python -m experiments.fusion_report --runs {runs_folder} --output {output}"
@@ -210,8 +211,8 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
         lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
                   f"from `{fusion}-norms`, paired with the six-sense run of the same seed on the same device "
                   "(negative: the sense helped); test with its paired bootstrap 95% CI, and dev.", "",
-                  "| data set | pairs (fewest of a cell) | device | split | " + " | ".join(f"no {s}" for s in PERCEPTUAL)
-                  + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
+                  "| data set | pairs (fewest of a cell) | device | split | "
+                  + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
         for dataset, cells in deltas.items():
             pairs, devices = loso_pairs(paired, dataset, fusion)
             test = [f"{c['difference']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]" if (c := cells.get(s))

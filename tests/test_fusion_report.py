@@ -27,10 +27,12 @@ def _write_run(folder: Path, key: str, machine: dict, correct: int) -> None:
 
 @pytest.fixture()
 def folders(tmp_path: Path) -> tuple[Path, Path]:
-    """The study folder (H200 `none` and six-sense runs, CPU removal runs) and a CPU six-sense reference."""
+    """The study folder (H200 `none` and six-sense runs, CPU removal runs and a CPU `gate` run) and a CPU six-sense
+    reference."""
     study, reference = tmp_path / "study", tmp_path / "reference"
     _write_run(study, "none", H200, 10)
     _write_run(study, "input-norms", H200, 10)
+    _write_run(study, "gate-norms", CPU, 20)
     for sense in PERCEPTUAL:
         _write_run(study, without("input", sense), CPU, 20)
     _write_run(reference, "input-norms", CPU, 20)
@@ -54,3 +56,10 @@ def test_a_same_device_reference_is_used(folders: tuple[Path, Path], tmp_path: P
     assert "| isear | 1 | AMD EPYC (2 cores) | dev | " + " | ".join(["+0.00"] * 6) + " |" in text
     assert (tmp_path / "report" / "loso_heatmap_input.png").stat().st_size > 0
     assert summary["datasets"]["isear"]["input-norms"]["test_macro_f1"] == [0.5]
+
+
+def test_variants_are_compared_with_none_on_the_same_device(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    study, _ = folders
+    rows = build(study, tmp_path / "report")["datasets"]["isear"]
+    assert rows["input-norms"]["vs_none"]["difference"] == 0.0
+    assert rows["gate-norms"]["vs_none"] is None
