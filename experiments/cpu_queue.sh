@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The runs made on the development machine (2 CPU cores) after the GPU time was spent, in priority order.
 # Each `sensoryt5 reproduce` call skips runs that already have a result.json, so the queue can be restarted.
+# The reports pair runs on seed and device, so a CPU run uses a seed whose reference runs are from the CPU too.
 set -euo pipefail
 # One intra-op thread: on the shared 2-core machine two threads ran a training step several times slower.
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -26,13 +27,15 @@ $S reproduce --name minilm-cpu --datasets isear --modes norms --fusion input --s
 #     every pair the reports compare must share its device).
 $S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms --fusion paper,input --seeds 3
 $S reproduce --name minilm --datasets empathetic_dialogues --modes random --fusion paper,input --seeds 3
-# 3. The recommended-fusion candidate (input, best on the screening dev sets) and its random control on GoEmotions.
-$S reproduce --name minilm --datasets goemotions --modes norms,random --fusion input --seeds 1
-# 4. More seeds on Empathetic Dialogues and GoEmotions for none, paper and input.
-$S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms,random --fusion paper,input --seeds 2,3
+# 3. GoEmotions on this CPU, seeds 2-4 (seed 1 of none and paper was made on the H200): none, paper and input with
+#    their random controls, so that each comparison pairs runs from one device.
 $S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion paper,input --seeds 2,3
-# 5. Leave one sense out on GoEmotions, and ISEAR seeds 2-3.
-$S reproduce --name minilm --datasets goemotions --modes norms --fusion input --dims "$(loso_dims)" --seeds 1
+$S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion input --seeds 4
+# 4. The second screening choice (gate) on the confirmation sets, on seeds that have a `none` run from this CPU.
+$S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms --fusion gate --seeds 3,4
+$S reproduce --name minilm --datasets goemotions --modes norms --fusion gate --seeds 2,3,4
+# 5. Leave one sense out on GoEmotions (seed 2, whose six-sense run is from this CPU), and on ISEAR seeds 2-3 with
+#    their six-sense references repeated on this CPU.
+$S reproduce --name minilm --datasets goemotions --modes norms --fusion input --dims "$(loso_dims)" --seeds 2
+$S reproduce --name minilm-cpu --datasets isear --modes norms --fusion input --seeds 2,3
 $S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds 2,3
-# 6. The second screening choice (gate) on the confirmation sets.
-$S reproduce --name minilm --datasets empathetic_dialogues,goemotions --modes norms --fusion gate --seeds 1,2,3
