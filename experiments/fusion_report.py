@@ -30,12 +30,11 @@ SCREENING = ["isear", "emoint"]
 CONCLUSION = Path(__file__).with_name("fusion_conclusion.md")
 
 
-def _by_key(results: list[dict[str, Any]], by_device: bool = False) -> dict[tuple[str, str], dict[Any, dict[str, Any]]]:
-    """(data set, variant key) → seed → run; with `by_device`, → (seed, device) → run, so that comparisons pair
-    only runs made on the same device."""
-    table: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
+def _by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]]:
+    """(data set, variant key) → (seed, device) → run, so that comparisons pair only runs made on the same device."""
+    table: dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]] = {}
     for r in results:
-        table.setdefault((r["dataset"], r["variant_key"]), {})[(r["seed"], device(r)) if by_device else r["seed"]] = r
+        table.setdefault((r["dataset"], r["variant_key"]), {})[(r["seed"], device(r))] = r
     return table
 
 
@@ -109,28 +108,26 @@ def screen(table: dict) -> list[tuple[str, float, float]]:
     return sorted(ranked, key=lambda row: -row[1])
 
 
-def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """fusion → data set → removed sense → Δ macro-F1 (points) against the same fusion with all six senses: test
-    difference with its paired bootstrap 95% CI, and the dev difference."""
-    found: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    difference with its paired bootstrap 95% CI, the dev difference, and the (seed, device) pairs behind them."""
+    found: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     for fusion in FUSIONS:
         for dataset in datasets:
             for sense in PERCEPTUAL:
                 c = compare(table, dataset, without(fusion, sense), f"{fusion}-norms")
                 if c:
-                    found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = {
-                        key: round(100 * c[key], 2) for key in ("difference", "ci_low", "ci_high", "dev_difference")}
+                    points = {key: round(100 * c[key], 2) for key in ("difference", "ci_low", "ci_high",
+                                                                       "dev_difference")}
+                    found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = {**points, "pairs": c["seeds"]}
     return found
 
 
-def loso_pairs(table: dict, dataset: str, fusion: str) -> tuple[int, list[str]]:
+def loso_pairs(cells: dict[str, dict[str, Any]]) -> tuple[int, list[str]]:
     """The fewest (seed, device) pairs behind one cell of a leave-one-sense-out row, and the devices of all its
-    pairs; `table` is keyed by (seed, device)."""
-    full = set(table.get((dataset, f"{fusion}-norms"), {}))
-    shared = [full & set(table[(dataset, without(fusion, sense))]) for sense in PERCEPTUAL
-              if (dataset, without(fusion, sense)) in table]
-    fewest = min((len(pairs) for pairs in shared if pairs), default=0)
-    return fewest, sorted({device for pairs in shared for _, device in pairs})
+    pairs."""
+    return (min(len(c["pairs"]) for c in cells.values()),
+            sorted({device for c in cells.values() for _, device in c["pairs"]}))
 
 
 def device(run: dict[str, Any]) -> str:
@@ -149,8 +146,8 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
     `references` are further run folders (e.g. six-sense runs repeated on another device) that only serve as
     same-device references of the leave-one-sense-out runs."""
     results = load_results(runs_folder)
-    table = _by_key(results, by_device=True)
-    paired = _by_key(results + [r for folder in references for r in load_results(folder)], by_device=True)
+    table = _by_key(results)
+    paired = _by_key(results + [r for folder in references for r in load_results(folder)])
     output.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in DATASETS if (d, "none") in table]
     best, dev_gains = recommend(table, datasets)
@@ -214,7 +211,7 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
                   "| data set | pairs (fewest of a cell) | device | split | "
                   + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
         for dataset, cells in deltas.items():
-            pairs, devices = loso_pairs(paired, dataset, fusion)
+            pairs, devices = loso_pairs(cells)
             test = [f"{c['difference']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]" if (c := cells.get(s))
                     else "—" for s in PERCEPTUAL]
             dev = [f"{c['dev_difference']:+.2f}" if (c := cells.get(s)) else "—" for s in PERCEPTUAL]
