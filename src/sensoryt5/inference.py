@@ -403,7 +403,7 @@ class TextFileReader:
             self._header = self._read_header()
 
     def _read_header(self) -> list[str]:
-        from sensoryt5.data import _checked_header
+        from sensoryt5.data.files import checked_header
 
         try:
             header = next((fields for fields in self._csv if fields), None)
@@ -411,7 +411,7 @@ class TextFileReader:
             raise InputError(f"cannot parse the header ({error})", file=self.file, row=1) from error
         if header is None:
             raise InputError("the file is empty", file=self.file)
-        header = _checked_header(self.path, header)
+        header = checked_header(self.path, header)
         self._check_columns(header, header_row=self._csv.line_num)
         return header
 
@@ -457,7 +457,7 @@ class TextFileReader:
 
     def _delimited_records(self) -> Iterator[tuple[int, str, Any]]:
         """(row, text, id) of each CSV/TSV record; `row` is the line where the record starts."""
-        from sensoryt5.data import _wrong_field_count
+        from sensoryt5.data.files import wrong_field_count
 
         text_at = self._header.index(self.text_column)
         id_at = self._header.index(self.id_column) if self.id_column is not None else None
@@ -466,7 +466,7 @@ class TextFileReader:
             for fields in self._csv:
                 if fields:
                     if len(fields) != len(self._header):
-                        _wrong_field_count(self.path, start, fields, self._header, self._delimiter, None)
+                        wrong_field_count(self.path, start, fields, self._header, self._delimiter, None)
                     yield start, self._text(fields[text_at], start), fields[id_at] if id_at is not None else None
                 start = self._csv.line_num + 1
         except csv.Error as error:
@@ -474,11 +474,11 @@ class TextFileReader:
 
     def _broken_record(self, error: csv.Error, row: int) -> InputError:
         """The InputError for a record the csv module cannot parse, naming the column where quoting breaks."""
-        from sensoryt5.data import _broken_quote_field
+        from sensoryt5.data.files import broken_quote_field
 
         with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             line = next(itertools.islice(handle, row - 1, None), "")
-        index = _broken_quote_field(line.rstrip("\r\n"), self._delimiter)
+        index = broken_quote_field(line.rstrip("\r\n"), self._delimiter)
         column = self._header[index] if index < len(self._header) else None
         return InputError(f"broken quoting ({error}); every quote that opens a field must be closed, and a quote "
                           f"inside a quoted field is written twice (\"\")", file=self.file, row=row, column=column)
