@@ -2,6 +2,8 @@
 # The runs made on the development machine (2 CPU cores) after the GPU time was spent, in priority order.
 # Each `sensoryt5 reproduce` call skips runs that already have a result.json, so the queue can be restarted.
 # The reports pair runs on seed and device, so a CPU run uses a seed whose reference runs are from the CPU too.
+# Steps 3 and 4 also run side by side, each from its own worktree on one thread (GoEmotions kept its 1-thread speed,
+# about 1.0 step/s, and an ISEAR run took 20 min instead of 11), which is how the session of 2026-11-26 ran them.
 set -euo pipefail
 # One intra-op thread: on the shared 2-core machine two threads ran a training step several times slower.
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -27,15 +29,19 @@ $S reproduce --name minilm-cpu --datasets isear --modes norms --fusion input --s
 #     every pair the reports compare must share its device).
 $S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms --fusion paper,input --seeds 3
 $S reproduce --name minilm --datasets empathetic_dialogues --modes random --fusion paper,input --seeds 3
-# 3. GoEmotions on this CPU, seeds 2-4 (seed 1 of none and paper was made on the H200): none, paper and input with
-#    their random controls, so that each comparison pairs runs from one device.
-$S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion paper,input --seeds 2,3
-$S reproduce --name minilm --datasets goemotions --modes none,norms,random --fusion input --seeds 4
-# 4. The second screening choice (gate) on the confirmation sets, on seeds that have a `none` run from this CPU.
+# 3. GoEmotions on this CPU, seeds 2-4 (seed 1 of none and paper was made on the H200): none, input (the screening's
+#    lead) and paper, then their random controls, one seed at a time so that each finished seed gives paired runs.
+for seed in 2 3 4; do
+  $S reproduce --name minilm --datasets goemotions --modes none,norms --fusion input,paper --seeds $seed
+  $S reproduce --name minilm --datasets goemotions --modes random --fusion input,paper --seeds $seed
+done
+# 4. Leave one sense out on ISEAR, seeds 2-3, each after its six-sense reference on this CPU; then on GoEmotions
+#    (seed 2, whose six-sense run is from this CPU).
+for seed in 2 3; do
+  $S reproduce --name minilm-cpu --datasets isear --modes norms --fusion input --seeds $seed
+  $S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds $seed
+done
+$S reproduce --name minilm --datasets goemotions --modes norms --fusion input --dims "$(loso_dims)" --seeds 2
+# 5. The second screening choice (gate) on the confirmation sets, on seeds that have a `none` run from this CPU.
 $S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms --fusion gate --seeds 3,4
 $S reproduce --name minilm --datasets goemotions --modes norms --fusion gate --seeds 2,3,4
-# 5. Leave one sense out on GoEmotions (seed 2, whose six-sense run is from this CPU), and on ISEAR seeds 2-3 with
-#    their six-sense references repeated on this CPU.
-$S reproduce --name minilm --datasets goemotions --modes norms --fusion input --dims "$(loso_dims)" --seeds 2
-$S reproduce --name minilm-cpu --datasets isear --modes norms --fusion input --seeds 2,3
-$S reproduce --name minilm --datasets isear --modes norms --fusion input --dims "$(loso_dims)" --seeds 2,3
