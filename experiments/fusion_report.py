@@ -30,7 +30,7 @@ SCREENING = ["isear", "emoint"]
 CONCLUSION = Path(__file__).with_name("fusion_conclusion.md")
 
 
-def _by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]]:
+def by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]]:
     """(data set, variant key) → (seed, device) → run, so that comparisons pair only runs made on the same device."""
     table: dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]] = {}
     for r in results:
@@ -146,8 +146,8 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
     `references` are further run folders (e.g. six-sense runs repeated on another device) that only serve as
     same-device references of the leave-one-sense-out runs."""
     results = load_results(runs_folder)
-    table = _by_key(results)
-    paired = _by_key(results + [r for folder in references for r in load_results(folder)])
+    table = by_key(results)
+    paired = by_key(results + [r for folder in references for r in load_results(folder)])
     output.mkdir(parents=True, exist_ok=True)
     datasets = [d for d in DATASETS if (d, "none") in table]
     best, dev_gains = recommend(table, datasets)
