@@ -1,11 +1,12 @@
 """The fusion study's report: results/fusion/RESULTS.md and the leave-one-sense-out heat map.
 
 Reads the finished runs of a reproduction folder (default results/minilm, written by `sensoryt5 reproduce` or
-`experiments.gpu_study`) and writes, per data set, every fusion variant's test macro-F1 (mean ± std over seeds)
-with the paired bootstrap 95% CI of its difference to `none`, the recommended fusion (chosen on dev only), the
-random-values control, the screening ranking on ISEAR and EmoInt, the leave-one-sense-out tables and heat maps, and
-the hand-written conclusion in `experiments/fusion_conclusion.md`. A leave-one-sense-out run is compared only with
-the six-sense run of the same seed made on the same device; `--reference` adds folders of such six-sense runs.
+`experiments.gpu_study`) and writes, per data set, every fusion variant's test macro-F1 (mean ± std over seeds) with
+the paired bootstrap 95% CI of its difference to `none`, each fusion with the norms minus the same fusion fed random
+values, the recommended fusion (chosen on dev only), the random-values control, the screening ranking on ISEAR and
+EmoInt, the leave-one-sense-out tables and heat maps, and the hand-written conclusion in
+`experiments/fusion_conclusion.md`. A leave-one-sense-out run is compared only with the six-sense run of the same
+seed made on the same device; `--reference` adds folders of such six-sense runs.
 
     python -m experiments.fusion_report --runs results/minilm --output results/fusion --reference results/minilm-cpu
 """
@@ -108,6 +109,17 @@ def screen(table: dict) -> list[tuple[str, float, float]]:
     return sorted(ranked, key=lambda row: -row[1])
 
 
+def norms_minus_random(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """fusion → data set → each fusion with the norms minus the same fusion fed random values (same seeds and
+    device), for every fusion and data set that have both."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for fusion in FUSIONS:
+        cells = {d: c for d in datasets if (c := compare(table, d, f"{fusion}-norms", f"{fusion}-random"))}
+        if cells:
+            out[fusion] = cells
+    return out
+
+
 def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """fusion → data set → removed sense → Δ macro-F1 (points) against the same fusion with all six senses: test
     difference with its paired bootstrap 95% CI, the dev difference, and the (seed, device) pairs behind them."""
@@ -177,6 +189,18 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
             dev_text = f"{100 * delta['dev_difference']:+.2f}" if delta else "—"
             lines.append(f"| {dataset} | {key} | {_cell(runs)} | {delta_text} | {dev_text} |")
         summary["datasets"][dataset] = rows
+    control = norms_minus_random(table, datasets)
+    summary["norms_minus_random"] = control
+    lines += ["", "## Norms minus random values", "",
+              "Test macro-F1 (points) of each fusion with the norms minus the same fusion fed random values, over the "
+              "seeds both have on the same device, with its paired bootstrap 95% CI; dev below it; pairs in "
+              "brackets (positive: the norms beat random values).", "",
+              "| fusion | split | " + " | ".join(datasets) + " |", "|---|---|" + "---|" * len(datasets)]
+    for fusion, cells in control.items():
+        test = [f"{100 * c['difference']:+.2f} [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] "
+                f"({len(c['seeds'])})" if (c := cells.get(d)) else "—" for d in datasets]
+        dev = [f"{100 * c['dev_difference']:+.2f}" if (c := cells.get(d)) else "—" for d in datasets]
+        lines += [f"| {fusion} | test | " + " | ".join(test) + " |", f"| {fusion} | dev | " + " | ".join(dev) + " |"]
     ranked = screen(table)
     summary["screening"] = [{"fusion": f, "dev_gain_over_none": g, "dev_gain_over_random": r} for f, g, r in ranked]
     lines += ["", "## Screening (ISEAR and EmoInt, dev)", "",
@@ -192,8 +216,7 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
         tests = {d: c for d, c in tests.items() if c}
         mean_gain = statistics.mean(c["difference"] for c in tests.values()) if tests else float("nan")
         above = [d for d, c in tests.items() if c["ci_low"] > 0]
-        random_below = {d: c["difference"] < 0 for d in datasets
-                        if (c := compare(table, d, f"{best}-random", f"{best}-norms"))}
+        random_below = {d: c["difference"] > 0 for d, c in control.get(best, {}).items()}
         summary.update(mean_test_gain=mean_gain, ci_above_zero=above, random_below_norms=random_below)
         lines += [f"- recommended: **{best}**; its mean test gain over `none` across {len(tests)} data sets: "
                   f"{100 * mean_gain:+.2f} points (target +1.0); CI above zero on: {', '.join(above) or 'none'}",

@@ -63,3 +63,14 @@ def test_variants_are_compared_with_none_on_the_same_device(folders: tuple[Path,
     rows = build(study, tmp_path / "report")["datasets"]["isear"]
     assert rows["input-norms"]["vs_none"]["difference"] == 0.0
     assert rows["gate-norms"]["vs_none"] is None
+
+
+def test_norms_are_compared_with_random_values_of_the_same_fusion(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    study, _ = folders
+    _write_run(study, "input-random", H200, 14)  # test macro-F1 0.70 against 0.50 with the norms
+    summary = build(study, tmp_path / "report")
+    cell = summary["norms_minus_random"]["input"]["isear"]
+    assert cell["difference"] == pytest.approx(-0.2) and len(cell["seeds"]) == 1
+    assert set(summary["norms_minus_random"]) == {"input"}
+    assert summary["random_below_norms"] == {"isear": False}
+    assert "| input | test | -20.00 [" in (tmp_path / "report" / "RESULTS.md").read_text(encoding="utf-8")
