@@ -52,6 +52,12 @@ def compare(table: dict, dataset: str, key: str, reference: str) -> dict[str, An
     return {**ci, "seeds": seeds, "dev_difference": dev_gain}
 
 
+def _interval(comparison: dict[str, Any]) -> str:
+    """A comparison's test difference and its 95% CI in points, e.g. "+0.51 [-1.20, +2.01]"."""
+    return (f"{100 * comparison['difference']:+.2f} [{100 * comparison['ci_low']:+.2f}, "
+            f"{100 * comparison['ci_high']:+.2f}]")
+
+
 def _cell(runs: dict[int, dict[str, Any]]) -> str:
     values = [r["test"]["macro_f1"] for r in runs.values()]
     std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -184,8 +190,7 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
                 continue
             delta = compare(table, dataset, key, "none") if key != "none" else None
             rows[key] = {"test_macro_f1": [r["test"]["macro_f1"] for r in runs.values()], "vs_none": delta}
-            delta_text = (f"{100 * delta['difference']:+.2f} [{100 * delta['ci_low']:+.2f}, "
-                          f"{100 * delta['ci_high']:+.2f}]") if delta else "—"
+            delta_text = _interval(delta) if delta else "—"
             dev_text = f"{100 * delta['dev_difference']:+.2f}" if delta else "—"
             lines.append(f"| {dataset} | {key} | {_cell(runs)} | {delta_text} | {dev_text} |")
         summary["datasets"][dataset] = rows
@@ -197,8 +202,7 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
               "brackets (positive: the norms beat random values).", "",
               "| fusion | split | " + " | ".join(datasets) + " |", "|---|---|" + "---|" * len(datasets)]
     for fusion, cells in control.items():
-        test = [f"{100 * c['difference']:+.2f} [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] "
-                f"({len(c['seeds'])})" if (c := cells.get(d)) else "—" for d in datasets]
+        test = [f"{_interval(c)} ({len(c['seeds'])})" if (c := cells.get(d)) else "—" for d in datasets]
         dev = [f"{100 * c['dev_difference']:+.2f}" if (c := cells.get(d)) else "—" for d in datasets]
         lines += [f"| {fusion} | test | " + " | ".join(test) + " |", f"| {fusion} | dev | " + " | ".join(dev) + " |"]
     ranked = screen(table)
