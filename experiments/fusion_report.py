@@ -4,9 +4,9 @@ Reads the finished runs of a reproduction folder (default results/minilm, writte
 `experiments.gpu_study`) and writes, per data set, every fusion variant's test macro-F1 (mean ± std over seeds) with
 the paired bootstrap 95% CI of its difference to `none`, each fusion with the norms minus the same fusion fed random
 values, the recommended fusion (chosen on dev only), the random-values control, the screening ranking on ISEAR and
-EmoInt, the leave-one-sense-out tables and heat maps, and the hand-written conclusion in
-`experiments/fusion_conclusion.md`. A leave-one-sense-out run is compared only with the six-sense run of the same
-seed made on the same device; `--reference` adds folders of such six-sense runs.
+EmoInt, the leave-one-sense-out tables and heat maps (a sense's column removed, or its values set to zero), and the
+hand-written conclusion in `experiments/fusion_conclusion.md`. A leave-one-sense-out run is compared only with the
+six-sense run of the same seed made on the same device; `--reference` adds folders of such six-sense runs.
 
     python -m experiments.fusion_report --runs results/minilm --output results/fusion --reference results/minilm-cpu
 """
@@ -24,11 +24,20 @@ from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.fusion import FUSIONS
 from sensoryt5.metrics import paired_bootstrap
 from sensoryt5.norms import PERCEPTUAL
-from sensoryt5.reproduce import dims_label, load_results
+from sensoryt5.reproduce import Variant, dims_label, load_results
 
 DATASETS = ["isear", "emoint", "empathetic_dialogues", "goemotions"]
 SCREENING = ["isear", "emoint"]
 CONCLUSION = Path(__file__).with_name("fusion_conclusion.md")
+# how a sense is left out → (results.json key, heat map file prefix, what it means for the model)
+ABLATIONS = {
+    "removed": ("leave_one_sense_out", "loso_heatmap",
+                "its column removed: a five-sense model, whose classifier head is initialised differently from the "
+                "six-sense model's"),
+    "zeroed": ("leave_one_sense_zeroed", "loso_zeroed_heatmap",
+               "its values set to zero for every word: the six-sense model's shape, initialisation and random "
+               "stream, so only the sense's values differ"),
+}
 
 
 def by_key(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[tuple[int, str], dict[str, Any]]]:
@@ -75,8 +84,8 @@ def recommend(table: dict, datasets: list[str]) -> tuple[str | None, dict[str, f
     return best, gains
 
 
-def heat_map(deltas: dict[str, dict[str, float]], path: Path, fusion: str) -> None:
-    """Data set × removed sense → Δ test macro-F1 (points) of leaving that sense out."""
+def heat_map(deltas: dict[str, dict[str, float]], path: Path, title: str) -> None:
+    """Data set × left-out sense → Δ test macro-F1 (points) of leaving that sense out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,7 +103,7 @@ def heat_map(deltas: dict[str, dict[str, float]], path: Path, fusion: str) -> No
             if np.isfinite(matrix[i, j]):
                 ax.text(j, i, f"{matrix[i, j]:+.2f}", ha="center", va="center", fontsize=9,
                         color="white" if abs(matrix[i, j]) > limit / 2 else "black")
-    ax.set_title(f"Leave one sense out ({fusion}): Δ test macro-F1 (points) vs all six senses", fontsize=10)
+    ax.set_title(f"{title}: Δ test macro-F1 (points) vs all six senses", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
@@ -126,19 +135,46 @@ def norms_minus_random(table: dict, datasets: list[str]) -> dict[str, dict[str, 
     return out
 
 
-def leave_one_sense_out(table: dict, datasets: list[str]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
-    """fusion → data set → removed sense → Δ macro-F1 (points) against the same fusion with all six senses: test
-    difference with its paired bootstrap 95% CI, the dev difference, and the (seed, device) pairs behind them."""
+def leave_one_sense_out(table: dict, datasets: list[str], how: str = "removed"
+                        ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """fusion → data set → left-out sense → Δ macro-F1 (points) against the same fusion with all six senses: test
+    difference with its paired bootstrap 95% CI, the dev difference, and the (seed, device) pairs behind them.
+    `how` is "removed" (the sense's column dropped) or "zeroed" (the sense set to zero for every word)."""
     found: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     for fusion in FUSIONS:
         for dataset in datasets:
             for sense in PERCEPTUAL:
-                c = compare(table, dataset, without(fusion, sense), f"{fusion}-norms")
+                c = compare(table, dataset, without(fusion, sense, how), f"{fusion}-norms")
                 if c:
                     points = {key: round(100 * c[key], 2) for key in ("difference", "ci_low", "ci_high",
                                                                        "dev_difference")}
                     found.setdefault(fusion, {}).setdefault(dataset, {})[sense] = {**points, "pairs": c["seeds"]}
     return found
+
+
+def loso_section(loso: dict[str, dict[str, dict[str, dict[str, Any]]]], how: str, image_prefix: str,
+                 explanation: str, output: Path) -> list[str]:
+    """RESULTS.md lines of one kind of leave-one-sense-out (a table per fusion), writing each fusion's heat map."""
+    lines: list[str] = []
+    for fusion, deltas in loso.items():
+        image = f"{image_prefix}_{fusion}.png"
+        title = f"Leave one sense out ({fusion}, sense {how})"
+        heat_map({d: {sense: c["difference"] for sense, c in cells.items()} for d, cells in deltas.items()},
+                 output / image, title)
+        lines += ["", f"## {title}", "", f"Δ test macro-F1 (points) of leaving one sense out of `{fusion}-norms` "
+                  f"({explanation}), paired with the six-sense run of the same seed on the same device "
+                  "(negative: the sense helped); test with its paired bootstrap 95% CI, and dev.", "",
+                  "| data set | pairs (fewest of a cell) | device | split | "
+                  + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
+        for dataset, cells in deltas.items():
+            pairs, devices = loso_pairs(cells)
+            test = [f"{c['difference']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]" if (c := cells.get(s))
+                    else "—" for s in PERCEPTUAL]
+            dev = [f"{c['dev_difference']:+.2f}" if (c := cells.get(s)) else "—" for s in PERCEPTUAL]
+            lines += [f"| {dataset} | {pairs} | {', '.join(devices)} | test | " + " | ".join(test) + " |",
+                      f"| {dataset} | {pairs} | {', '.join(devices)} | dev | " + " | ".join(dev) + " |"]
+        lines += ["", f"![leave-one-sense-out heat map]({image})"]
+    return lines
 
 
 def loso_pairs(cells: dict[str, dict[str, Any]]) -> tuple[int, list[str]]:
@@ -153,8 +189,11 @@ def device(run: dict[str, Any]) -> str:
     return run["machine"].get("gpu") or f"{run['machine']['cpu']} ({run['machine']['cores']} cores)"
 
 
-def without(fusion: str, sense: str) -> str:
-    """The variant key of `fusion` with the norms of every perceptual sense but `sense`."""
+def without(fusion: str, sense: str, how: str = "removed") -> str:
+    """The variant key of `fusion` with the norms of every perceptual sense but `sense`, its column removed or
+    (`how="zeroed"`) set to zero."""
+    if how == "zeroed":
+        return Variant("norms", fusion, ablate=sense).key
     return f"{fusion}-norms-{dims_label(','.join(d for d in PERCEPTUAL if d != sense))}"
 
 
@@ -227,25 +266,10 @@ def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) ->
                   f"- random values with `{best}` below real norms on: "
                   f"{', '.join(d for d, below in random_below.items() if below) or 'none'} "
                   f"(of {len(random_below)} data sets compared)"]
-    loso = leave_one_sense_out(paired, datasets)
-    for fusion, deltas in loso.items():
-        image = f"loso_heatmap_{fusion}.png"
-        heat_map({d: {sense: c["difference"] for sense, c in cells.items()} for d, cells in deltas.items()},
-                 output / image, fusion)
-        lines += ["", f"## Leave one sense out ({fusion})", "", "Δ test macro-F1 (points) of removing one sense "
-                  f"from `{fusion}-norms`, paired with the six-sense run of the same seed on the same device "
-                  "(negative: the sense helped); test with its paired bootstrap 95% CI, and dev.", "",
-                  "| data set | pairs (fewest of a cell) | device | split | "
-                  + " | ".join(f"no {s}" for s in PERCEPTUAL) + " |", "|---|---|---|---|" + "---|" * len(PERCEPTUAL)]
-        for dataset, cells in deltas.items():
-            pairs, devices = loso_pairs(cells)
-            test = [f"{c['difference']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]" if (c := cells.get(s))
-                    else "—" for s in PERCEPTUAL]
-            dev = [f"{c['dev_difference']:+.2f}" if (c := cells.get(s)) else "—" for s in PERCEPTUAL]
-            lines += [f"| {dataset} | {pairs} | {', '.join(devices)} | test | " + " | ".join(test) + " |",
-                      f"| {dataset} | {pairs} | {', '.join(devices)} | dev | " + " | ".join(dev) + " |"]
-        lines += ["", f"![leave-one-sense-out heat map]({image})"]
-    summary["leave_one_sense_out"] = loso
+    for how, (key, image_prefix, explanation) in ABLATIONS.items():
+        loso = leave_one_sense_out(paired, datasets, how)
+        summary[key] = loso
+        lines += loso_section(loso, how, image_prefix, explanation, output)
     if CONCLUSION.is_file():
         lines += ["", "## Conclusion", "", f"_Hand-written in `{CONCLUSION.relative_to(CONCLUSION.parents[1])}`; "
                   "its numbers are those of the tables above._", "", CONCLUSION.read_text(encoding="utf-8").strip()]

@@ -149,6 +149,32 @@ def test_dimension_subset(processor):
     assert out["sensory"].max() == pytest.approx(lex.lookup("perfume").vector[0], abs=1e-6)
 
 
+def test_ablating_a_sense_zeroes_its_column_only(tmp_path, processor, lexicon):
+    texts = ["Sweet bananas and ice cream smelled of thunder.", "soft velvet"]
+    full = processor(texts, return_tensors="np")["sensory"]
+    ablated = SensoryProcessor(processor.tokenizer, lexicon, ablate=["olfactory", "auditory"])
+    out = ablated(texts, return_tensors="np")["sensory"]
+    assert out.shape == full.shape
+    zeroed = [lexicon.dims.index("olfactory"), lexicon.dims.index("auditory")]
+    kept = [i for i in range(len(lexicon.dims)) if i not in zeroed]
+    assert full[..., zeroed].any() and not out[..., zeroed].any()
+    np.testing.assert_array_equal(out[..., kept], full[..., kept])
+    assert ablated.explain_words("thunder")[0]["vector"]["auditory"] == 0.0
+    assert ablated.settings()["ablate"] == ["auditory", "olfactory"]  # the lexicon's column order
+    ablated.save_pretrained(tmp_path)
+    np.testing.assert_array_equal(SensoryProcessor.from_pretrained(tmp_path)(texts, return_tensors="np")["sensory"],
+                                  out)
+
+
+def test_ablation_must_name_some_but_not_all_dimensions(processor, lexicon):
+    from sensoryt5.errors import OptionError
+
+    with pytest.raises(OptionError, match="unknown dimension to ablate 'smell'"):
+        SensoryProcessor(processor.tokenizer, lexicon, ablate=["smell"])
+    with pytest.raises(OptionError, match="cannot ablate every dimension"):
+        SensoryProcessor(processor.tokenizer, lexicon, ablate=list(lexicon.dims))
+
+
 def test_truncation_to_max_length(processor, lexicon):
     short = SensoryProcessor(processor.tokenizer, lexicon, max_length=8)
     out = short(["the " * 50], return_tensors="np")

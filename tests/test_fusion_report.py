@@ -74,3 +74,17 @@ def test_norms_are_compared_with_random_values_of_the_same_fusion(folders: tuple
     assert set(summary["norms_minus_random"]) == {"input"}
     assert summary["random_below_norms"] == {"isear": False}
     assert "| input | test | -20.00 [" in (tmp_path / "report" / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_zeroed_senses_get_their_own_table(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    study, reference = folders
+    for sense in PERCEPTUAL:
+        _write_run(reference, without("input", sense, "zeroed"), CPU, 19 if sense == "visual" else 20)
+    summary = build(study, tmp_path / "report", (reference,))
+    zeroed = summary["leave_one_sense_zeroed"]["input"]["isear"]
+    assert zeroed["visual"]["difference"] < 0 and zeroed["haptic"]["difference"] == 0.0
+    assert summary["leave_one_sense_out"]["input"]["isear"]["visual"]["difference"] == 0.0
+    text = (tmp_path / "report" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Leave one sense out (input, sense zeroed)" in text
+    assert "## Leave one sense out (input, sense removed)" in text
+    assert (tmp_path / "report" / "loso_zeroed_heatmap_input.png").stat().st_size > 0

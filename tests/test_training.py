@@ -113,6 +113,29 @@ def test_t5_path_trains_end_to_end(tmp_path, tiny_t5_folder):
     assert config["backbone_config"]["model_type"] == "t5" and config["sensory_mode"] == "norms"
 
 
+def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_folder):
+    """Leaving a sense out by zeroing it starts from the six-sense model's weights; removing its column changes the
+    sensory projection's shape, and with it the classifier head's initialisation (learning rate 0 keeps the
+    initial weights)."""
+    import torch
+    from safetensors.torch import load_file
+
+    frozen = dict(FAST, max_train_samples=16, learning_rate=0.0, fusion="input", seed=5)
+    variants = {"full": {}, "zeroed": {"ablate": ("visual",)},
+                "removed": {"dims": "auditory,gustatory,haptic,interoceptive,olfactory"}}
+    weights = {}
+    for name, extra in variants.items():
+        train(TrainingConfig(output=str(tmp_path / name), backbone=str(tiny_bert_folder), **frozen, **extra))
+        weights[name] = load_file(tmp_path / name / "model.safetensors")
+    assert weights["zeroed"].keys() == weights["full"].keys()
+    for key, value in weights["full"].items():
+        assert torch.equal(weights["zeroed"][key], value), key
+    assert not torch.equal(weights["removed"]["classifier.weight"], weights["full"]["classifier.weight"])
+    saved = json.loads((tmp_path / "zeroed" / "sensory_processor.json").read_text())
+    assert saved["ablate"] == ["visual"] and saved["dims"] == list(json.loads(
+        (tmp_path / "full" / "sensory_processor.json").read_text())["dims"])
+
+
 def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
     from sensoryt5.reproduce import ReproduceConfig, run_grid
 
@@ -134,6 +157,18 @@ def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
     again: list[str] = []
     run_grid(config, progress=again.append)
     assert again == ["4 of 4 runs already finished; 0 to run"]
+
+
+def test_reproduce_ablate_adds_one_zeroed_variant_per_sense_and_checks_them_first():
+    from sensoryt5.errors import OptionError
+    from sensoryt5.reproduce import ReproduceConfig, check_variants, variants
+
+    config = ReproduceConfig(modes=["none", "norms"], fusions=["input"], ablate=["visual", "haptic"])
+    assert [v.key for v in variants(config)] == ["none", "input-norms", "input-norms-zero_visual",
+                                                 "input-norms-zero_haptic"]
+    check_variants(config)
+    with pytest.raises(OptionError, match="unknown dimension to ablate 'hand_arm'"):
+        check_variants(ReproduceConfig(modes=["norms"], ablate=["hand_arm"]))
 
 
 def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_bert_folder):

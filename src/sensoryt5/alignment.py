@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.atomic import write_json
-from sensoryt5.errors import check_choice
+from sensoryt5.errors import OptionError, check_choice
 from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
 from sensoryt5.norms import SENSORIMOTOR
 
@@ -154,15 +154,20 @@ class SensoryProcessor:
         mode: "norms", "random", "shuffled" or "none".
         max_length: truncation length in tokens.
         seed: seed of the `random` and `shuffled` modes.
+        ablate: dimensions set to zero for every word (leave-one-sense-out that keeps the tensor's shape, so a
+            model trained on it has the same size, initialisation and random stream as one with every sense).
     """
 
     def __init__(self, tokenizer: Any, lexicon: SensoryLexicon, mode: str = "norms", max_length: int = 128,
-                 seed: int = 0) -> None:
+                 seed: int = 0, ablate: Sequence[str] = ()) -> None:
         check_choice("sensory mode", mode, MODES)
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, got {max_length}")
+        check_ablate(ablate, lexicon.dims)
         self.tokenizer, self.lexicon, self.mode = tokenizer, lexicon, mode
         self.max_length, self.seed = max_length, seed
+        self.ablate = [d for d in lexicon.dims if d in ablate]  # in the lexicon's column order
+        self._kept = np.array([d not in ablate for d in lexicon.dims])  # [D] bool
         self._tables = _token_tables(tokenizer)
         self._keys = np.zeros(0, dtype=np.uint64)  # sorted word hashes seen so far
         self._key_slots = np.zeros(0, dtype=np.int64)  # slot of each hash
@@ -335,7 +340,7 @@ class SensoryProcessor:
             vectors[start:start + n] = self._phrase_vectors[row]
             codes[start:start + n] = SOURCES.index("multiword") if " " in self.lexicon.norms.words[row] \
                 else SOURCES.index("exact")
-        return layout, vectors, codes
+        return layout, vectors * self._kept, codes
 
     def sensory_tensor(self, input_ids: np.ndarray) -> np.ndarray:
         """The sensory tensor [B, L, D] float32 for token ids [B, L]: each word token its word's vector."""
@@ -400,8 +405,9 @@ class SensoryProcessor:
         return {"words": total, **shares, "found": sum(shares[s] for s in ("exact", "lemma", "multiword"))}
 
     def settings(self) -> dict[str, Any]:
-        """What `save_pretrained` records: mode, seed, max length and the lexicon settings."""
-        return {"mode": self.mode, "seed": self.seed, "max_length": self.max_length, **self.lexicon.settings()}
+        """What `save_pretrained` records: mode, seed, max length, ablated dimensions and the lexicon settings."""
+        return {"mode": self.mode, "seed": self.seed, "max_length": self.max_length, "ablate": self.ablate,
+                **self.lexicon.settings()}
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically)."""
@@ -421,7 +427,15 @@ class SensoryProcessor:
         lexicon = SensoryLexicon(dims=tuple(settings["dims"]), oov_embedder=settings.get("oov_embedder"))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         return cls(tokenizer, lexicon, mode=settings["mode"], max_length=settings["max_length"],
-                   seed=settings.get("seed", 0))
+                   seed=settings.get("seed", 0), ablate=settings.get("ablate", ()))
+
+
+def check_ablate(ablate: Sequence[str], dims: Sequence[str]) -> None:
+    """OptionError unless `ablate` names some, but not all, of `dims`."""
+    for dim in ablate:
+        check_choice("dimension to ablate", dim, dims)
+    if set(ablate) == set(dims):
+        raise OptionError(f"cannot ablate every dimension ({', '.join(dims)}); use sensory mode none instead")
 
 
 def _as_text_list(texts: Any) -> list[str]:

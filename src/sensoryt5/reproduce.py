@@ -38,6 +38,7 @@ class ReproduceConfig:
     modes: list[str] = field(default_factory=lambda: ["none", "norms", "random"])
     fusions: list[str] = field(default_factory=lambda: ["paper"])
     dims: list[str] = field(default_factory=lambda: ["perceptual"])
+    ablate: list[str] = field(default_factory=list)  # senses zeroed one at a time, beside the full variant
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     backbone: str = "minilm"
     epochs: float = 3.0
@@ -70,13 +71,16 @@ class Variant:
     mode: str
     fusion: str = "paper"
     dims: str = "perceptual"
+    ablate: str = ""  # comma list of dimensions zeroed for every word
 
     @property
     def key(self) -> str:
-        """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual`; the baseline is `none`."""
+        """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual` (column removed),
+        `input-norms-zero_visual` (sense zeroed); the baseline is `none`."""
         if self.mode == "none":
             return "none"
-        return f"{self.fusion}-{self.mode}" + ("" if self.dims == "perceptual" else f"-{dims_label(self.dims)}")
+        return (f"{self.fusion}-{self.mode}" + ("" if self.dims == "perceptual" else f"-{dims_label(self.dims)}")
+                + ("" if not self.ablate else "-zero_" + "+".join(self.ablate.split(","))))
 
 
 def dims_label(spec: str) -> str:
@@ -93,14 +97,32 @@ def dims_label(spec: str) -> str:
 
 
 def variants(config: ReproduceConfig) -> list[Variant]:
-    """Every distinct variant of the grid (the baseline once, whatever the fusions and dimensions)."""
+    """Every distinct variant of the grid (the baseline once, whatever the fusions and dimensions); each sense in
+    `config.ablate` adds, for every sensory variant, a copy with that sense zeroed."""
     seen: dict[str, Variant] = {}
     for mode in config.modes:
         for fusion in config.fusions:
             for dims in config.dims:
-                variant = Variant(mode, fusion, dims)
-                seen.setdefault(variant.key, variant)
+                for ablate in ["", *config.ablate]:
+                    if mode == "none" and ablate:
+                        continue
+                    variant = Variant(mode, fusion, dims, ablate)
+                    seen.setdefault(variant.key, variant)
     return list(seen.values())
+
+
+def check_variants(config: ReproduceConfig) -> None:
+    """OptionError for a sensory mode, fusion, dimension set or ablated sense that no run could use, before any
+    run starts."""
+    from sensoryt5.alignment import MODES, check_ablate
+    from sensoryt5.errors import check_choice
+    from sensoryt5.fusion import FUSIONS
+    from sensoryt5.norms import parse_dims
+
+    for variant in variants(config):
+        check_choice("sensory mode", variant.mode, MODES)
+        check_choice("fusion", variant.fusion, FUSIONS)
+        check_ablate(variant.ablate.split(",") if variant.ablate else (), parse_dims(variant.dims))
 
 
 def machine() -> dict[str, Any]:
@@ -133,7 +155,8 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
     model_dir = run_dir / "model"
     training = train(TrainingConfig(
         dataset=dataset, output=str(model_dir), backbone=config.backbone, sensory=variant.mode,
-        fusion=variant.fusion, dims=variant.dims, epochs=config.epochs, learning_rate=config.learning_rate,
+        fusion=variant.fusion, dims=variant.dims, ablate=tuple(filter(None, variant.ablate.split(","))),
+        epochs=config.epochs, learning_rate=config.learning_rate,
         batch_size=config.batch_size, max_length=config.max_length, seed=seed,
         max_train_samples=config.max_train_samples, early_stopping_patience=config.early_stopping_patience,
         resume=True, overwrite=True, progress=config.show_progress,
@@ -203,6 +226,7 @@ def run_jobs(config: ReproduceConfig, jobs: Sequence[Job], workers: int = 1, pro
 
 def run_grid(config: ReproduceConfig, workers: int = 1, progress: Any = print) -> dict[str, Any]:
     """Run every (data set, variant, seed) not yet finished, then rewrite the report."""
+    check_variants(config)
     run_jobs(config, grid_jobs(config), workers=workers, progress=progress)
     return write_report(config.folder, command=config.command, settings=asdict(config))
 

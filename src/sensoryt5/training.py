@@ -38,6 +38,7 @@ class TrainingConfig:
     sensory: str = "norms"
     fusion: str = "paper"
     dims: str = "perceptual"
+    ablate: tuple[str, ...] = ()  # dimensions zeroed for every word (leave-one-sense-out, same model shape)
     oov: str | None = "minilm"
     epochs: float = 3.0
     learning_rate: float = 1e-4  # the paper's Adam learning rate
@@ -187,7 +188,7 @@ def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[s
 def _check_options(config: TrainingConfig) -> str:
     """Check the sensory mode, fusion, dimensions, OOV embedder and backbone before any work (OptionError, a
     ValueError, for a bad one); the backbone's loadable path (see `resolve_backbone`)."""
-    from sensoryt5.alignment import MODES
+    from sensoryt5.alignment import MODES, check_ablate
     from sensoryt5.backbones import resolve_backbone
     from sensoryt5.fusion import FUSIONS
     from sensoryt5.norms import parse_dims
@@ -195,7 +196,7 @@ def _check_options(config: TrainingConfig) -> str:
 
     check_choice("sensory mode", config.sensory, MODES)
     check_choice("fusion", config.fusion, FUSIONS)
-    parse_dims(config.dims)
+    check_ablate(config.ablate, parse_dims(config.dims))
     if config.oov is not None:
         check_choice("OOV embedder", config.oov.strip().lower(), sorted(EMBEDDERS))
     return resolve_backbone(config.backbone)
@@ -254,7 +255,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     tokenizer = _load_tokenizer(backbone)
     lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)
     processor = SensoryProcessor(tokenizer, lexicon, mode=config.sensory, max_length=config.max_length,
-                                 seed=config.seed)
+                                 seed=config.seed, ablate=config.ablate)
     coverage = processor.coverage(train_split["text"]) if config.sensory != "none" else None
 
     set_seed(config.seed)

@@ -27,6 +27,8 @@ def train(
     sensory: str = typer.Option("norms", help="norms, random, shuffled or none (the baseline)."),
     fusion: str = typer.Option("paper", help="paper, residual, gate, late or input."),
     dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list."),
+    ablate: str = typer.Option("", help="Comma list of dimensions set to zero for every word (leave-one-sense-"
+                                        "out with the model's shape and random stream unchanged)."),
     oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or none."),
     epochs: float = typer.Option(3.0, help="Training epochs (best epoch chosen on dev macro-F1)."),
     learning_rate: float = typer.Option(1e-4, "--lr", help="AdamW learning rate (paper: 1e-4)."),
@@ -62,9 +64,10 @@ def train(
     trainer_args = {k: v for k, v in (("deepspeed", str(deepspeed) if deepspeed else None), ("fsdp", fsdp)) if v}
     metrics = run_training(TrainingConfig(
         dataset=dataset, output=str(output), backbone=backbone, sensory=sensory, fusion=fusion, dims=dims,
-        oov=None if oov.lower() == "none" else oov, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, eval_batch_size=eval_batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
-        weight_decay=weight_decay, gradient_accumulation_steps=gradient_accumulation_steps, seed=seed,
+        ablate=tuple(_csv(ablate)), oov=None if oov.lower() == "none" else oov, epochs=epochs,
+        learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size, max_length=max_length,
+        warmup_ratio=warmup_ratio, weight_decay=weight_decay, gradient_accumulation_steps=gradient_accumulation_steps,
+        seed=seed,
         max_train_samples=max_train_samples, early_stopping_patience=patience or None, class_weights=class_weights,
         save_steps=save_steps, keep_checkpoints=keep_checkpoints, resume=resume, overwrite=overwrite,
         text_column=text_column, label_column=label_column, label_separator=label_separator,
@@ -112,6 +115,8 @@ def reproduce(
     fusion: str = typer.Option("paper", help="Comma list of fusion variants."),
     dims: str = typer.Option("perceptual", help="Dimension set(s), separated by ';' (e.g. "
                                                 "'perceptual;action')."),
+    ablate: str = typer.Option("", help="Comma list of senses; each adds variants with that one sense set to zero "
+                                        "for every word (leave-one-sense-out, same model shape as with it)."),
     seeds: str = typer.Option("1,2,3", help="Comma list of seeds."),
     backbone: str = typer.Option("minilm", help="Backbone name or folder."),
     epochs: float = typer.Option(3.0, help="Training epochs per run."),
@@ -133,7 +138,8 @@ def reproduce(
 
     config = ReproduceConfig(
         datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
-        dims=[d.strip() for d in dims.split(";") if d.strip()], seeds=[int(s) for s in _csv(seeds)],
+        dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
+        seeds=[int(s) for s in _csv(seeds)],
         backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
         max_length=max_length, max_train_samples=max_train_samples, output=str(output), name=name,
         keep_models=keep_models, command="sensoryt5 " + shlex.join(sys.argv[1:]),
