@@ -24,7 +24,7 @@ from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.fusion import FUSIONS
 from sensoryt5.metrics import paired_bootstrap
 from sensoryt5.norms import PERCEPTUAL
-from sensoryt5.reproduce import Variant, dims_label, load_results
+from sensoryt5.reproduce import Variant, load_results
 
 DATASETS = ["isear", "emoint", "empathetic_dialogues", "goemotions"]
 SCREENING = ["isear", "emoint"]
@@ -194,7 +194,7 @@ def without(fusion: str, sense: str, how: str = "removed") -> str:
     (`how="zeroed"`) set to zero."""
     if how == "zeroed":
         return Variant("norms", fusion, ablate=sense).key
-    return f"{fusion}-norms-{dims_label(','.join(d for d in PERCEPTUAL if d != sense))}"
+    return Variant("norms", fusion, dims=",".join(d for d in PERCEPTUAL if d != sense)).key
 
 
 def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -74,13 +74,18 @@ class Variant:
     ablate: str = ""  # comma list of dimensions zeroed for every word
 
     @property
+    def ablated(self) -> tuple[str, ...]:
+        """The dimensions zeroed for every word."""
+        return tuple(filter(None, self.ablate.split(",")))
+
+    @property
     def key(self) -> str:
         """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual` (column removed),
         `input-norms-zero_visual` (sense zeroed); the baseline is `none`."""
         if self.mode == "none":
             return "none"
         return (f"{self.fusion}-{self.mode}" + ("" if self.dims == "perceptual" else f"-{dims_label(self.dims)}")
-                + ("" if not self.ablate else "-zero_" + "+".join(self.ablate.split(","))))
+                + ("" if not self.ablated else "-zero_" + "+".join(self.ablated)))
 
 
 def dims_label(spec: str) -> str:
@@ -114,15 +119,10 @@ def variants(config: ReproduceConfig) -> list[Variant]:
 def check_variants(config: ReproduceConfig) -> None:
     """OptionError for a sensory mode, fusion, dimension set or ablated sense that no run could use, before any
     run starts."""
-    from sensoryt5.alignment import MODES, check_ablate
-    from sensoryt5.errors import check_choice
-    from sensoryt5.fusion import FUSIONS
-    from sensoryt5.norms import parse_dims
+    from sensoryt5.training import check_sensory_options
 
     for variant in variants(config):
-        check_choice("sensory mode", variant.mode, MODES)
-        check_choice("fusion", variant.fusion, FUSIONS)
-        check_ablate(variant.ablate.split(",") if variant.ablate else (), parse_dims(variant.dims))
+        check_sensory_options(variant.mode, variant.fusion, variant.dims, variant.ablated)
 
 
 def machine() -> dict[str, Any]:
@@ -155,7 +155,7 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
     model_dir = run_dir / "model"
     training = train(TrainingConfig(
         dataset=dataset, output=str(model_dir), backbone=config.backbone, sensory=variant.mode,
-        fusion=variant.fusion, dims=variant.dims, ablate=tuple(filter(None, variant.ablate.split(","))),
+        fusion=variant.fusion, dims=variant.dims, ablate=variant.ablated,
         epochs=config.epochs, learning_rate=config.learning_rate,
         batch_size=config.batch_size, max_length=config.max_length, seed=seed,
         max_train_samples=config.max_train_samples, early_stopping_patience=config.early_stopping_patience,

@@ -17,7 +17,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -185,18 +185,24 @@ def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[s
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_sensory_options(sensory: str, fusion: str, dims: str, ablate: Sequence[str] = ()) -> None:
+    """OptionError (a ValueError) for an unknown sensory mode, fusion or dimension, or a bad set of ablated ones."""
+    from sensoryt5.alignment import MODES, check_ablate
+    from sensoryt5.fusion import FUSIONS
+    from sensoryt5.norms import parse_dims
+
+    check_choice("sensory mode", sensory, MODES)
+    check_choice("fusion", fusion, FUSIONS)
+    check_ablate(ablate, parse_dims(dims))
+
+
 def _check_options(config: TrainingConfig) -> str:
     """Check the sensory mode, fusion, dimensions, OOV embedder and backbone before any work (OptionError, a
     ValueError, for a bad one); the backbone's loadable path (see `resolve_backbone`)."""
-    from sensoryt5.alignment import MODES, check_ablate
     from sensoryt5.backbones import resolve_backbone
-    from sensoryt5.fusion import FUSIONS
-    from sensoryt5.norms import parse_dims
     from sensoryt5.oov import EMBEDDERS
 
-    check_choice("sensory mode", config.sensory, MODES)
-    check_choice("fusion", config.fusion, FUSIONS)
-    check_ablate(config.ablate, parse_dims(config.dims))
+    check_sensory_options(config.sensory, config.fusion, config.dims, config.ablate)
     if config.oov is not None:
         check_choice("OOV embedder", config.oov.strip().lower(), sorted(EMBEDDERS))
     return resolve_backbone(config.backbone)
