@@ -4,7 +4,8 @@
 #   .whl/  wheels for Python 3.12: datasets 3.6.0, dill 0.3.8, multiprocess 0.70.16, fsspec 2025.3.0, lemminflect 0.2.3
 #   .gpu/minilm/  all-MiniLM-L6-v2 config + tokenizer, weights as float16 (the 64 MiB transfer limit); they are
 #                 upcast to float32 here, a relative rounding of at most 2^-11 per weight.
-# Writes everything into $OUT.
+# Writes everything into $OUT. STUDY_MODULE picks the study (experiments.gpu_study, or experiments.gpu_goemotions
+# for the GoEmotions follow-up); STUDY_S is its deadline in seconds.
 set -euo pipefail
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
 export SENSORYT5_CACHE=/root/sensoryt5-cache
@@ -30,7 +31,7 @@ if [ "${SKIP_SETUP_CHECKS:-0}" != 1 ]; then
     2>&1 | tail -2 | tee -a "$OUT/gpu.txt"
   python3 -m benchmarks.gpu_throughput > "$OUT/gpu_throughput.json" 2> "$OUT/gpu_throughput.err" || true
 fi
-timeout $((STUDY_S + 45)) python3 -m experiments.gpu_study --results /root/results --out "$OUT" \
+timeout $((STUDY_S + 45)) python3 -m "${STUDY_MODULE:-experiments.gpu_study}" --results /root/results --out "$OUT" \
   --workers "${WORKERS:-8}" --deadline-s "$STUDY_S" 2> "$OUT/study.err" | tail -n 400 > "$OUT/study.out" || true
 tail -c 200000 "$OUT/study.err" > "$OUT/study.err.tail" && rm "$OUT/study.err"
 ls -la "$OUT"
