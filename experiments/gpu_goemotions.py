@@ -1,6 +1,7 @@
 """The GoEmotions end of the fusion study, for one call on a lent GPU (runs anywhere).
 
-On the 2-core CPU a GoEmotions run takes about an hour; on the H200 it took 1-2 min. Jobs, in priority order:
+On the 2-core CPU a GoEmotions run takes about an hour. On the H200 (2026-11-27) the setup before the first run took
+about 2 min, eight GoEmotions runs side by side 217-222 s each, and one alone 151 s. Jobs, in priority order:
   1 GoEmotions seed 1: none, paper/input/gate with norms, paper/input with random values
   2 the zeroed leave-one-sense-out of input on GoEmotions, seed 1
   3 the seed-1 set for seeds 4 and 5
