@@ -24,9 +24,9 @@ import shutil
 import time
 from pathlib import Path
 
-from experiments.gpu_study import Scheduler, pack
+from experiments.gpu_study import Scheduler, add_run_arguments, study_config
 from sensoryt5.norms import PERCEPTUAL
-from sensoryt5.reproduce import Job, ReproduceConfig, Variant
+from sensoryt5.reproduce import Job, Variant
 
 CONFIRM = [Variant("none"), Variant("norms", "paper"), Variant("norms", "input"), Variant("norms", "gate"),
            Variant("random", "paper"), Variant("random", "input")]
@@ -57,43 +57,28 @@ def reuse(source: Path, target: Path, gpu: str) -> int:
 def main() -> None:
     """Run the follow-up until done or until the deadline."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, required=True)
+    add_run_arguments(parser, deadline_s=470)
     parser.add_argument("--reuse", type=Path, default=Path("results/minilm"),
                         help="finished runs; those made on this GPU are skipped")
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--deadline-s", type=float, default=470)
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--backbone", default="minilm", help="a smaller backbone folder for a smoke test")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="for a smoke test only")
     args = parser.parse_args()
     deadline = time.time() + args.deadline_s
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python -m experiments.gpu_goemotions " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "results", "reuse"))
-    config = ReproduceConfig(backbone=args.backbone, name=Path(args.backbone).name, output=str(args.results),
-                             epochs=args.epochs, batch_size=args.batch_size, max_train_samples=args.max_train_samples,
-                             show_progress=False, command=command)
+    config = study_config("experiments.gpu_goemotions", args)
 
     import torch
 
     from sensoryt5.lexicon import SensoryLexicon
 
     assert SensoryLexicon().regressor is not None  # fit the OOV regressor once, before the workers need it
-    scheduler = Scheduler(args.workers, deadline, args.out, args.results)
-    if torch.cuda.is_available():
-        gpu = torch.cuda.get_device_name()
-        scheduler.say(f"{reuse(args.reuse, config.folder, gpu)} runs under {args.reuse} were made on {gpu}: reused")
-    try:
+    with Scheduler(args.workers, deadline, args.out, args.results) as scheduler:
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name()
+            scheduler.say(f"{reuse(args.reuse, config.folder, gpu)} runs under {args.reuse} were made on {gpu}: "
+                          "reused")
         jobs = plan()
         scheduler.say(f"{len(jobs)} jobs planned")
         scheduler.submit(config, jobs)
         scheduler.wait_for()
-    finally:
-        scheduler.say(f"stopping: {len(scheduler.running)} runs unfinished")
-        pack(args.results, args.out)
-        scheduler.stop()
     os._exit(0)  # do not wait for the pool's bookkeeping threads
 
 

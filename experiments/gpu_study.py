@@ -120,45 +120,66 @@ class Scheduler:
         for child in mp.active_children():
             child.terminate()
 
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Report what the deadline cut off, pack the results a last time and stop the pool."""
+        self.say(f"stopping: {len(self.running)} runs unfinished")
+        pack(self.results, self.out)
+        self.stop()
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, deadline_s: float) -> None:
+    """The options every GPU study takes: where runs go, the pool, the deadline and the training settings."""
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--deadline-s", type=float, default=deadline_s)
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--backbone", default="minilm", help="a smaller backbone folder for a smoke test")
+    parser.add_argument("--max-train-samples", type=int, default=None, help="for a smoke test only")
+
+
+def study_config(module: str, args: argparse.Namespace) -> ReproduceConfig:
+    """The MiniLM run settings of a study from its parsed options, recording the command that ran it."""
+    command = f"python -m {module} " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                                                if k not in ("out", "results", "reuse"))
+    return ReproduceConfig(backbone=args.backbone, name=Path(args.backbone).name, output=str(args.results),
+                           epochs=args.epochs, batch_size=args.batch_size, max_train_samples=args.max_train_samples,
+                           show_progress=False, command=command)
+
 
 def main() -> None:
     """Run the study until done or until the deadline."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--deadline-s", type=float, default=540)
-    parser.add_argument("--epochs", type=float, default=3.0)
+    add_run_arguments(parser, deadline_s=540)
     parser.add_argument("--t5-epochs", type=float, default=10.0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--backbone", default="minilm", help="a smaller backbone folder for a smoke test")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="for a smoke test only")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--t5-folder", type=Path, default=Path("build/t5-small-scratch-isear"))
     args = parser.parse_args()
     deadline = time.time() + args.deadline_s
     seeds = [int(s) for s in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python -m experiments.gpu_study " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in
-                                                            vars(args).items() if k not in ("out", "results"))
-    minilm = ReproduceConfig(backbone=args.backbone, name=Path(args.backbone).name, output=str(args.results),
-                             epochs=args.epochs, batch_size=args.batch_size, max_train_samples=args.max_train_samples,
-                             show_progress=False, command=command)
+    minilm = study_config("experiments.gpu_study", args)
     t5 = replace(minilm, backbone=str(args.t5_folder), name="t5-small-scratch", epochs=args.t5_epochs)
 
     from sensoryt5.lexicon import SensoryLexicon
 
     assert SensoryLexicon().regressor is not None  # fit the OOV regressor once, before the workers need it
 
-    scheduler = Scheduler(args.workers, deadline, args.out, args.results)
-    if not (args.t5_folder / "config.json").is_file():
-        from experiments.t5_scratch import build
+    with Scheduler(args.workers, deadline, args.out, args.results) as scheduler:
+        if not (args.t5_folder / "config.json").is_file():
+            from experiments.t5_scratch import build
 
-        try:
-            build("isear", args.t5_folder)
-        except Exception as error:  # the T5 stage is skipped, the rest of the study goes on
-            scheduler.say(f"FAILED to build the T5 from scratch: {error!r}")
-    try:
+            try:
+                build("isear", args.t5_folder)
+            except Exception as error:  # the T5 stage is skipped, the rest of the study goes on
+                scheduler.say(f"FAILED to build the T5 from scratch: {error!r}")
         modes = [Variant("none")] + [Variant(m, f) for f in FUSIONS for m in ("norms", "random")]
         stage_a = [(d, v, s) for s in seeds for d in SCREEN for v in modes]
         paper = [Variant("none"), Variant("norms"), Variant("random")]
@@ -179,10 +200,6 @@ def main() -> None:
             scheduler.submit(minilm, [("isear", v, s) for s in seeds for v in leave_one_out(best1)])
             scheduler.submit(minilm, [("goemotions", v, seeds[0]) for v in leave_one_out(best1)])
         scheduler.wait_for()
-    finally:
-        scheduler.say(f"stopping: {len(scheduler.running)} runs unfinished")
-        pack(args.results, args.out)
-        scheduler.stop()
     os._exit(0)  # do not wait for the pool's bookkeeping threads
 
 
