@@ -53,3 +53,5 @@ $S reproduce --name minilm --datasets goemotions --modes norms --fusion input --
 # 5. The second screening choice (gate) on the confirmation sets, on seeds that have a `none` run from this CPU.
 $S reproduce --name minilm --datasets empathetic_dialogues --modes none,norms --fusion gate --seeds 3,4
 $S reproduce --name minilm --datasets goemotions --modes norms --fusion gate --seeds 2,3
+# 6. A third pair of norms and random values for input on Empathetic Dialogues (seed 4, whose none is from this CPU).
+$S reproduce --name minilm --datasets empathetic_dialogues --modes norms,random --fusion input --seeds 4
