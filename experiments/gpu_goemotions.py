@@ -26,7 +26,7 @@ from pathlib import Path
 
 from experiments.gpu_study import Scheduler, add_run_arguments, study_config
 from sensoryt5.norms import PERCEPTUAL
-from sensoryt5.reproduce import Job, Variant
+from sensoryt5.reproduce import Job, Variant, machine
 
 CONFIRM = [Variant("none"), Variant("norms", "paper"), Variant("norms", "input"), Variant("norms", "gate"),
            Variant("random", "paper"), Variant("random", "input")]
@@ -65,14 +65,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     config = study_config("experiments.gpu_goemotions", args)
 
-    import torch
-
     from sensoryt5.lexicon import SensoryLexicon
 
     assert SensoryLexicon().regressor is not None  # fit the OOV regressor once, before the workers need it
+    gpu = machine()["gpu"]  # the name each result.json records
     with Scheduler(args.workers, deadline, args.out, args.results) as scheduler:
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name()
+        if gpu:
             scheduler.say(f"{reuse(args.reuse, config.folder, gpu)} runs under {args.reuse} were made on {gpu}: "
                           "reused")
         jobs = plan()

@@ -114,12 +114,6 @@ class Scheduler:
     def pending(self, config: ReproduceConfig, jobs: list[Job]) -> bool:
         return any(c is config and j in jobs for c, j in self.running.values())
 
-    def stop(self) -> None:
-        """Cancel what has not started and end the runs cut off by the deadline."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for child in mp.active_children():
-            child.terminate()
-
     def __enter__(self) -> Scheduler:
         return self
 
@@ -127,10 +121,13 @@ class Scheduler:
         self.close()
 
     def close(self) -> None:
-        """Report what the deadline cut off, pack the results a last time and stop the pool."""
+        """Report what the deadline cut off, pack the results a last time, cancel what has not started and end the
+        runs cut off by the deadline."""
         self.say(f"stopping: {len(self.running)} runs unfinished")
         pack(self.results, self.out)
-        self.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for child in mp.active_children():
+            child.kill()  # SIGTERM would let a run finish its step and still evaluate on test after the deadline
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, deadline_s: float) -> None:
