@@ -6,7 +6,12 @@ traceback.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Sequence
+
+_COMMAND_LINE: ContextVar[bool] = ContextVar("command_line", default=False)
 
 
 class SensoryT5Error(Exception):
@@ -46,3 +51,22 @@ def check_choice(kind: str, value: str, choices: Sequence[str]) -> None:
 def one_line(error: object) -> str:
     """`error`'s message with its line breaks and runs of spaces collapsed, to quote inside a one-line error."""
     return " ".join(str(error).split())
+
+
+@contextmanager
+def command_line_hints() -> Iterator[None]:
+    """Within this block `option` writes options as command-line flags (the CLI wraps every command in it)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def option(name: str, value: Any = None) -> str:
+    """Option `name` (a Python parameter) as a hint writes it: `--label-case lower` / `--skip-invalid` on the command
+    line, `label_case='lower'` / `skip_invalid=True` in Python; without `value`, `--label-map` / `label_map=`."""
+    if _COMMAND_LINE.get():
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None or value is True else f"{flag} {value}"
+    return f"{name}=" if value is None else f"{name}={value!r}"

@@ -59,9 +59,20 @@ class TrainingConfig:
     text_column: str = "text"
     label_column: str = "label"
     label_separator: str | None = None
+    label_case: str = field(default="keep", metadata={
+        "help": "keep: labels differing only in case (Anger, anger) stop the load; lower: fold them to lower case.",
+        "flag": "--label-case"})
+    label_map: str | None = field(default=None, metadata={
+        "help": "JSON object or two-column CSV file renaming raw labels after case folding (e.g. GoEmotions to "
+                "Ekman's six); a label it lacks is an error.", "flag": "--label-map"})
     mask_label_hashtags: bool = False
     trainer_args: dict[str, Any] = field(default_factory=dict)  # extra TrainingArguments (deepspeed, fsdp, ...)
     progress: bool = True  # the Trainer's progress bars (off for runs in parallel worker processes)
+
+
+def option_help(name: str) -> str:
+    """The help text of TrainingConfig field `name` (shared by every command that takes the option)."""
+    return TrainingConfig.__dataclass_fields__[name].metadata["help"]
 
 
 class SensoryCollator:
@@ -252,7 +263,8 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     rank = int(os.environ.get("RANK", "0"))
     output = _prepare_output(config, rank == 0)
     dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
-                           label_separator=config.label_separator, mask_label_hashtags=config.mask_label_hashtags)
+                           label_separator=config.label_separator, mask_label_hashtags=config.mask_label_hashtags,
+                           label_case=config.label_case, label_map=config.label_map)
     labels, multi_label = label_names(dataset), is_multi_label(dataset)
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):

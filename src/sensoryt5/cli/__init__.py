@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from sensoryt5.errors import SensoryT5Error
+from sensoryt5.errors import SensoryT5Error, command_line_hints
 
 app = typer.Typer(
     name="sensoryt5",
@@ -39,7 +39,8 @@ def main() -> None:
     """Console entry point: user mistakes become one red line on stderr and exit code 2."""
     _register()
     try:
-        app()
+        with command_line_hints():
+            app()
     except SensoryT5Error as error:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
+
+from sensoryt5.training import option_help
 
 app = typer.Typer(help="Emotion data sets: the bundled ones and your own files.", no_args_is_help=True)
 console = Console()
@@ -34,6 +37,8 @@ def describe(
     label_column: str = typer.Option("label", help="Column holding the label (your own files)."),
     label_separator: str | None = typer.Option(None, help="Separator of several labels in one cell, e.g. ';' "
                                                              "(makes the data multi-label)."),
+    label_case: str = typer.Option("keep", help=option_help("label_case")),
+    label_map: Path | None = typer.Option(None, help=option_help("label_map")),
     split_seed: int = typer.Option(0, help="Seed of the 80/10/10 split of a single file (and of isear)."),
     mask_label_hashtags: bool = typer.Option(False, help="emoint only: replace emotion-naming hashtags by "
                                                          "#emotion."),
@@ -46,7 +51,8 @@ def describe(
     from sensoryt5.data import load_dataset
 
     data = load_dataset(name_or_path, text_column=text_column, label_column=label_column,
-                        label_separator=label_separator, split_seed=split_seed,
+                        label_separator=label_separator, label_case=label_case, label_map=label_map,
+                        split_seed=split_seed,
                         mask_label_hashtags=mask_label_hashtags, skip_invalid=skip_invalid)
     summary = describe_data(data)
     summary["coverage"] = _coverage([text for split in data.values() for text in split["text"]]) if coverage \

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sensoryt5.training import option_help
+
 console = Console()
 
 
@@ -52,6 +54,8 @@ def train(
     label_column: str = typer.Option("label", help="Label column of a user file."),
     label_separator: str | None = typer.Option(None, help="Separator of multiple labels in a user file "
                                                              "(makes the task multi-label)."),
+    label_case: str = typer.Option("keep", help=option_help("label_case")),
+    label_map: Path | None = typer.Option(None, help=option_help("label_map")),
     mask_label_hashtags: bool = typer.Option(False, help="EmoInt: mask hashtags that name an emotion."),
     deepspeed: Path | None = typer.Option(None, help="DeepSpeed config JSON (passed to the Trainer)."),
     fsdp: str | None = typer.Option(None, help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
@@ -71,6 +75,7 @@ def train(
         max_train_samples=max_train_samples, early_stopping_patience=patience or None, class_weights=class_weights,
         save_steps=save_steps, keep_checkpoints=keep_checkpoints, resume=resume, overwrite=overwrite,
         text_column=text_column, label_column=label_column, label_separator=label_separator,
+        label_case=label_case, label_map=str(label_map) if label_map else None,
         mask_label_hashtags=mask_label_hashtags, trainer_args=trainer_args,
     ))
     if not metrics["written_by_this_process"]:

@@ -19,14 +19,15 @@ header is line 1) and the column; with `skip_invalid=True` bad rows are skipped 
 
 Modules: `schema` (features, metadata, label arrays), `split` (the seeded stratified split), `bundled` (the
 registry, GoEmotions, EmpatheticDialogues) with `isear`, `emoint` and `bundled_files`, `files` (reading the user's
-files), `validation` (checking rows, building the DatasetDict) and `hub` (hf:NAME). This module is the entry point.
+files), `labels` (case folding and the label map), `validation` (checking rows, building the DatasetDict) and
+`hub` (hf:NAME). This module is the entry point.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import datasets
 
@@ -35,14 +36,16 @@ from sensoryt5.data.emoint import EMOINT_EMOTION_HASHTAGS, mask_emotion_hashtags
 from sensoryt5.data.files import input_file_format, read_source, source_paths
 from sensoryt5.data.hub import HUB_PREFIX, hub_sources
 from sensoryt5.data.isear import clean_isear_text, is_isear_placeholder, isear_filter_report
+from sensoryt5.data.labels import LABEL_CASES, Relabel, read_label_map
 from sensoryt5.data.schema import SPLITS, dataset_metadata, describe, is_multi_label, label_array, label_names
 from sensoryt5.data.split import stratified_split
 from sensoryt5.data.validation import from_sources
 from sensoryt5.errors import InputError
 
-__all__ = ["BUNDLED", "EMOINT_EMOTION_HASHTAGS", "SPLITS", "clean_isear_text", "dataset_metadata", "describe",
-           "input_file_format", "is_isear_placeholder", "is_multi_label", "isear_filter_report", "label_array",
-           "label_names", "list_datasets", "load_dataset", "mask_emotion_hashtags", "stratified_split"]
+__all__ = ["BUNDLED", "EMOINT_EMOTION_HASHTAGS", "LABEL_CASES", "SPLITS", "clean_isear_text", "dataset_metadata",
+           "describe", "input_file_format", "is_isear_placeholder", "is_multi_label", "isear_filter_report",
+           "label_array", "label_names", "list_datasets", "load_dataset", "mask_emotion_hashtags", "read_label_map",
+           "stratified_split"]
 
 
 def _check_bundled_options(bundled: str, mask_label_hashtags: bool, file_options: dict[str, bool]) -> None:
@@ -58,7 +61,8 @@ def load_dataset(name_or_path: str | os.PathLike | None = None, *, text_column: 
                  label_column: str = "label", label_separator: str | None = None, split_seed: int = 0,
                  mask_label_hashtags: bool = False, labels: Sequence[str] | None = None,
                  train: str | os.PathLike | None = None, validation: str | os.PathLike | None = None,
-                 test: str | os.PathLike | None = None, skip_invalid: bool = False) -> datasets.DatasetDict:
+                 test: str | os.PathLike | None = None, skip_invalid: bool = False, label_case: str = "keep",
+                 label_map: str | os.PathLike | Mapping[str, str] | None = None) -> datasets.DatasetDict:
     """Load a bundled data set (`list_datasets()`), `hf:NAME[:CONFIG]`, a data file or a folder of split files.
 
     A single file is split 80/10/10 with `split_seed`, stratified by label (multi-label: by each row's rarest
@@ -67,6 +71,9 @@ def load_dataset(name_or_path: str | os.PathLike | None = None, *, text_column: 
     training labels. `label_separator` (e.g. ";") makes the data multi-label (a multi-hot `labels` column), as do
     label lists in JSON Lines, Parquet or hub data. `split_seed` only affects data without an official split
     (isear, single files); `mask_label_hashtags` only applies to emoint (see `EMOINT_EMOTION_HASHTAGS`).
+    `label_case` is `keep` (labels differing only in case are an error) or `lower` (fold them); `label_map` (a dict
+    or a JSON / two-column CSV file) renames raw labels after folding, and a label it lacks is an error (see
+    `sensoryt5.data.labels`). Surrounding whitespace is stripped from every label.
     """
     bundled = bundled_name(str(name_or_path)) if name_or_path is not None else None
     if bundled is not None:
@@ -74,16 +81,19 @@ def load_dataset(name_or_path: str | os.PathLike | None = None, *, text_column: 
             "text_column": text_column != "text", "label_column": label_column != "label",
             "label_separator": label_separator is not None, "labels": labels is not None,
             "train/validation/test": any(p is not None for p in (train, validation, test)),
-            "skip_invalid": skip_invalid})
+            "skip_invalid": skip_invalid, "label_case": label_case != "keep", "label_map": label_map is not None})
         return load_bundled(bundled, split_seed if bundled == "isear" else 0, mask_label_hashtags)
     if mask_label_hashtags:
         raise InputError("mask_label_hashtags applies to the bundled emoint only")
     skipped = {split: Counter() for split in SPLITS}
+    mapping = read_label_map(label_map) if isinstance(label_map, (str, os.PathLike)) else label_map
+    relabel = Relabel(label_case, None if mapping is None else dict(mapping))
     options = dict(text_column=text_column, label_column=label_column, label_separator=label_separator,
-                   labels=labels, split_seed=split_seed, skip_invalid=skip_invalid, skipped=skipped)
+                   labels=labels, split_seed=split_seed, skip_invalid=skip_invalid, skipped=skipped, relabel=relabel)
     if name_or_path is not None and str(name_or_path).startswith(HUB_PREFIX):
         sources, hub_labels = hub_sources(str(name_or_path), text_column, label_column)
-        options["labels"] = labels if labels is not None else hub_labels
+        renamed = label_case != "keep" or mapping is not None  # the hub's label order no longer applies
+        options["labels"] = labels if labels is not None or renamed else hub_labels
         return from_sources(sources, name=str(name_or_path), **options)
     paths = source_paths(name_or_path, {"train": train, "validation": validation, "test": test})
     sources = {split: read_source(path, skipped[split] if skip_invalid else None) for split, path in paths.items()}

@@ -14,9 +14,10 @@ import datasets
 import numpy as np
 
 from sensoryt5.data.files import Source, require_columns
+from sensoryt5.data.labels import Relabel, check_case_collisions
 from sensoryt5.data.schema import SPLITS, build_split, multi_hot_column, split_features
 from sensoryt5.data.split import HELD_OUT_SHARE, stratified_split
-from sensoryt5.errors import InputError
+from sensoryt5.errors import InputError, option
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +96,13 @@ def _checked_text(value: Any, column: str) -> str:
 
 
 def _validated(source: Source, text_column: str, label_column: str, separator: str | None,
-               skip_invalid: bool, skipped: Counter) -> _Rows:
-    """Check every row's text and label; bad rows raise InputError, or are counted when `skip_invalid`."""
+               skip_invalid: bool, skipped: Counter, relabel: Relabel) -> _Rows:
+    """Check every row's text and label, then fold and map the labels (`relabel`); bad rows raise InputError, or
+    are counted when `skip_invalid`. Labels missing from a label map are all named in one error."""
     require_columns(source, (text_column, label_column))
     rows = _Rows(source.file, skipped=skipped)
+    unmapped: Counter = Counter()
+    first_unmapped: int | None = None
     for text, label, row in zip(source.frame[text_column], source.frame[label_column], source.rows):
         try:
             checked = _checked_text(text, text_column), _label_parts(label, separator, label_column)
@@ -107,10 +111,29 @@ def _validated(source: Source, text_column: str, label_column: str, separator: s
                 raise InputError(str(bad), file=source.file, row=row, column=bad.column) from None
             skipped[bad.reason] += 1
             continue
+        missing = relabel.unmapped(checked[1])
+        if missing:
+            unmapped.update(missing)
+            first_unmapped = row if first_unmapped is None else first_unmapped
+            if skip_invalid:
+                skipped["label not in the label map"] += 1
+            continue
         rows.texts.append(checked[0])
-        rows.labels.append(checked[1])
+        rows.labels.append(relabel(checked[1]))
         rows.rows.append(row)
+    if unmapped and not skip_invalid:
+        names = ", ".join(f"{name!r} ({n} rows)" for name, n in sorted(unmapped.items()))
+        raise InputError(f"the label map does not name {names}; add them to the map (or pass "
+                         f"{option('skip_invalid', True)} to skip their rows)", file=source.file, row=first_unmapped,
+                         column=label_column)
     return rows
+
+
+def _check_case_collisions(parts: dict[str, _Rows], label_column: str) -> None:
+    """Stop on labels that differ only in case anywhere in the data (counted in rows, over all splits)."""
+    counts = Counter(name for rows in parts.values() for labels in rows.labels for name in labels)
+    files = {rows.file for rows in parts.values()}
+    check_case_collisions(counts, files.pop() if len(files) == 1 else None, label_column)
 
 
 def _label_order(train: _Rows) -> list[str]:
@@ -171,10 +194,13 @@ def _user_dict(parts: dict[str, _Rows], names: Sequence[str], multi_label: bool,
 
 def from_sources(sources: dict[str, Source], *, text_column: str, label_column: str,
                   label_separator: str | None, labels: Sequence[str] | None, split_seed: int, skip_invalid: bool,
-                  name: str, skipped: dict[str, Counter]) -> datasets.DatasetDict:
-    """Validate the read splits, fix the label order, carve missing splits and build the DatasetDict."""
-    parts = {split: _validated(source, text_column, label_column, label_separator, skip_invalid, skipped[split])
+                  name: str, skipped: dict[str, Counter], relabel: Relabel) -> datasets.DatasetDict:
+    """Validate the read splits, fold and map their labels, fix the label order, carve missing splits and build the
+    DatasetDict."""
+    parts = {split: _validated(source, text_column, label_column, label_separator, skip_invalid, skipped[split],
+                               relabel)
              for split, source in sources.items()}
+    _check_case_collisions(parts, label_column)
     if not parts["train"].texts:
         raise InputError("no usable rows in the training data", file=parts["train"].file)
     names = [str(name) for name in labels] if labels is not None else _label_order(parts["train"])

@@ -1,0 +1,116 @@
+"""Data-loading traps a user meets in the first hour, each driven through the real command line (a subprocess).
+
+Every case writes its own files: labels that differ only in case, a label map, several labels in one cell without a
+separator, invalid rows under `train --skip-invalid`, a CSV cell longer than 128 KB, and error hints that name the
+command-line flag.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def sensoryt5(*args: str) -> subprocess.CompletedProcess:
+    """Run `python -m sensoryt5 ARGS` in a fresh process with this checkout's sources."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "COLUMNS": "400"}
+    return subprocess.run([sys.executable, "-m", "sensoryt5", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "label")) -> Path:
+    """A CSV file with `header` and `rows`."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def labelled(labels: list[str], repeat: int) -> list[tuple[str, str]]:
+    """`repeat` rows per label, each with its own text."""
+    return [(f"text {i} for {label} number {n}", label) for n in range(repeat) for i, label in enumerate(labels)]
+
+
+def describe_json(*args: str) -> dict:
+    """`data describe ARGS --json --no-coverage`, which must succeed."""
+    result = sensoryt5("data", "describe", *args, "--json", "--no-coverage")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single `error: ...` line of a run that failed as a user mistake (exit 2, no traceback)."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def case_mix(tmp_path) -> Path:
+    """Anger written three ways (12, 6 and 24 rows) beside 10 joy rows."""
+    rows = labelled(["Anger"], 12) + labelled(["ANGER"], 6) + labelled(["anger"], 24) + labelled(["joy"], 10)
+    return write_csv(tmp_path / "case.csv", rows)
+
+
+def test_labels_differing_only_in_case_stop_the_load_naming_each_with_its_count(case_mix):
+    line = one_error_line(sensoryt5("data", "describe", case_mix, "--no-coverage"))
+    assert str(case_mix) in line and "column 'label'" in line
+    assert "'ANGER' (6 rows), 'Anger' (12 rows), 'anger' (24 rows)" in line
+    assert "--label-case lower" in line and "--label-map" in line
+
+
+def test_label_case_lower_folds_labels_into_one(case_mix):
+    summary = describe_json(case_mix, "--label-case", "lower")
+    assert summary["labels"] == ["anger", "joy"]
+    assert sum(counts["anger"] for counts in summary["label_counts"].values()) == 42
+    assert sum(counts["joy"] for counts in summary["label_counts"].values()) == 10
+
+
+def test_an_unknown_label_case_is_refused(case_mix):
+    line = one_error_line(sensoryt5("data", "describe", case_mix, "--label-case", "upper", "--no-coverage"))
+    assert "'upper'" in line and "keep, lower" in line
+
+
+def test_a_json_label_map_merges_fine_labels_into_coarse_ones(tmp_path):
+    data = write_csv(tmp_path / "go.csv", labelled(["amusement", "excitement", "annoyance", "fear"], 6))
+    mapping = tmp_path / "ekman.json"
+    mapping.write_text(json.dumps({"amusement": "joy", "excitement": "joy", "annoyance": "anger",
+                                   "fear": "fear"}), encoding="utf-8")
+    summary = describe_json(data, "--label-map", mapping)
+    assert summary["labels"] == ["anger", "fear", "joy"]
+    assert sum(counts["joy"] for counts in summary["label_counts"].values()) == 12
+
+
+def test_a_csv_label_map_applies_after_case_folding(case_mix, tmp_path):
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("ANGER,fury\njoy,happiness\n", encoding="utf-8")
+    summary = describe_json(case_mix, "--label-case", "lower", "--label-map", mapping)
+    assert summary["labels"] == ["fury", "happiness"]
+    assert sum(counts["fury"] for counts in summary["label_counts"].values()) == 42
+
+
+def test_a_label_missing_from_the_map_is_named_with_its_count(tmp_path):
+    data = write_csv(tmp_path / "go.csv", labelled(["amusement", "grief", "fear"], 5))
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"amusement": "joy"}', encoding="utf-8")
+    line = one_error_line(sensoryt5("data", "describe", data, "--label-map", mapping, "--no-coverage"))
+    assert "does not name 'fear' (5 rows), 'grief' (5 rows)" in line
+    assert "row 3" in line  # the first row whose label the map lacks (the header is line 1)
+
+
+def test_train_stops_on_a_case_collision_before_training(case_mix, tmp_path):
+    output = tmp_path / "model"
+    line = one_error_line(sensoryt5("train", "--dataset", case_mix, "--output", output, "--oov", "none"))
+    assert "'ANGER' (6 rows), 'Anger' (12 rows), 'anger' (24 rows)" in line
+    assert not (output / "config.json").exists()
