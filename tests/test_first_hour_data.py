@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,25 @@ def test_train_stops_on_a_case_collision_before_training(case_mix, tmp_path):
     line = one_error_line(sensoryt5("train", "--dataset", case_mix, "--output", output, "--oov", "none"))
     assert "'ANGER' (6 rows), 'Anger' (12 rows), 'anger' (24 rows)" in line
     assert not (output / "config.json").exists()
+
+
+@pytest.mark.parametrize("separator", [";", "|", ","])
+def test_several_labels_in_a_cell_without_a_separator_warn_naming_the_flag(tmp_path, separator):
+    rows = labelled(["joy", "fear"], 10) + [(f"mixed text {n}", f"joy{separator}fear") for n in range(2)]
+    summary_run = sensoryt5("data", "describe", write_csv(tmp_path / "multi.csv", rows), "--json", "--no-coverage")
+    assert summary_run.returncode == 0, summary_run.stderr
+    warnings = [line for line in summary_run.stderr.splitlines() if "--label-separator" in line]
+    assert len(warnings) == 1 and f"--label-separator {shlex.quote(separator)}" in warnings[0], summary_run.stderr
+    assert "9%" in warnings[0]  # 2 of 22 cells
+    assert f"joy{separator}fear" in json.loads(summary_run.stdout)["labels"]  # still one label, as asked
+
+
+def test_rare_separator_like_characters_and_a_given_separator_do_not_warn(tmp_path):
+    rare = labelled(["joy", "fear"], 20) + [("one odd row", "joy;fear")]  # 1 of 41 cells: under 5%
+    result = sensoryt5("data", "describe", write_csv(tmp_path / "rare.csv", rare), "--no-coverage")
+    assert result.returncode == 0 and "--label-separator" not in result.stderr, result.stderr
+    split = labelled(["joy", "fear"], 10) + [(f"mixed {n}", "joy;fear") for n in range(5)]
+    summary_run = sensoryt5("data", "describe", write_csv(tmp_path / "split.csv", split), "--label-separator", ";",
+                            "--json", "--no-coverage")
+    assert summary_run.returncode == 0 and "--label-separator" not in summary_run.stderr, summary_run.stderr
+    assert json.loads(summary_run.stdout)["multi_label"] is True

@@ -6,6 +6,7 @@ traceback.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -68,5 +69,5 @@ def option(name: str, value: Any = None) -> str:
     line, `label_case='lower'` / `skip_invalid=True` in Python; without `value`, `--label-map` / `label_map=`."""
     if _COMMAND_LINE.get():
         flag = "--" + name.replace("_", "-")
-        return flag if value is None or value is True else f"{flag} {value}"
+        return flag if value is None or value is True else f"{flag} {shlex.quote(str(value))}"
     return f"{name}=" if value is None else f"{name}={value!r}"

@@ -21,6 +21,8 @@ from sensoryt5.errors import InputError, option
 
 logger = logging.getLogger(__name__)
 
+LABEL_SEPARATOR_LIKE: tuple[str, ...] = (";", "|", ",")
+UNSPLIT_LABEL_SHARE = 0.05  # share of label cells holding a separator-like character that triggers the warning
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as decoded with errors="surrogateescape"
 
 
@@ -201,6 +203,8 @@ def from_sources(sources: dict[str, Source], *, text_column: str, label_column: 
                                relabel)
              for split, source in sources.items()}
     _check_case_collisions(parts, label_column)
+    if label_separator is None:
+        _warn_of_unsplit_labels(sources["train"], label_column)
     if not parts["train"].texts:
         raise InputError("no usable rows in the training data", file=parts["train"].file)
     names = [str(name) for name in labels] if labels is not None else _label_order(parts["train"])
@@ -215,6 +219,19 @@ def from_sources(sources: dict[str, Source], *, text_column: str, label_column: 
     report = _skip_report(skipped, sources, split_seed)
     metadata = {"name": name, "labels": list(names), "multi_label": multi_label, "report": report}
     return _user_dict(parts, names, multi_label, metadata)
+
+
+def _warn_of_unsplit_labels(source: Source, label_column: str) -> None:
+    """Warn (one line) when a separator-like character is in at least 5% of the label cells: several labels per
+    cell, read as one label each because no separator was given."""
+    cells = [value for value in source.frame[label_column] if isinstance(value, str) and value.strip()]
+    for separator in LABEL_SEPARATOR_LIKE:
+        share = sum(separator in value for value in cells) / max(len(cells), 1)
+        if share >= UNSPLIT_LABEL_SHARE:
+            logger.warning("warning: %s: %.0f%% of the %r cells contain %r, each read as one label; if they hold "
+                           "several labels, pass %s", source.file, 100 * share, label_column, separator,
+                           option("label_separator", separator))
+            return
 
 
 def _has_list_labels(sources: dict[str, Source], label_column: str) -> bool:
