@@ -137,3 +137,28 @@ def test_rare_separator_like_characters_and_a_given_separator_do_not_warn(tmp_pa
                             "--json", "--no-coverage")
     assert summary_run.returncode == 0 and "--label-separator" not in summary_run.stderr, summary_run.stderr
     assert json.loads(summary_run.stdout)["multi_label"] is True
+
+
+def test_train_skip_invalid_skips_bad_rows_and_counts_them_per_reason(tmp_path, tiny_bert_folder):
+    rows = labelled(["joy", "Fear", "fear"], 8) + [("   ", "joy"), ("no label here", ""), ("another blank", " ")]
+    data = write_csv(tmp_path / "bad.csv", rows)
+    with data.open("a", encoding="utf-8") as handle:
+        handle.write("a row,with,three fields\n")
+    output = tmp_path / "model"
+    result = sensoryt5("train", "--dataset", data, "--output", output, "--backbone", tiny_bert_folder, "--oov",
+                       "none", "--epochs", "1", "--max-length", "16", "--batch-size", "8", "--label-case", "lower",
+                       "--skip-invalid")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped 4 invalid row(s) in {data}: 2 empty label, 1 empty text, 1 wrong field count" in result.stderr
+    metrics = json.loads((output / "train_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["labels"] == ["fear", "joy"]
+    assert metrics["config"]["skip_invalid"] is True and metrics["config"]["label_case"] == "lower"
+    splits = describe_json(data, "--label-case", "lower", "--skip-invalid")["splits"]
+    assert sum(splits.values()) == 24  # the good rows, all of them
+    assert (metrics["train_examples"], metrics["dev_examples"]) == (splits["train"], splits["validation"])
+
+
+def test_train_without_skip_invalid_stops_at_the_first_bad_row(tmp_path):
+    data = write_csv(tmp_path / "bad.csv", labelled(["joy", "fear"], 8) + [("   ", "joy")])
+    line = one_error_line(sensoryt5("train", "--dataset", data, "--output", tmp_path / "model", "--oov", "none"))
+    assert f"file {data}, row 18, column 'text': empty or whitespace-only text" in line

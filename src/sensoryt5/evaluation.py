@@ -139,5 +139,6 @@ def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     config = json.loads(path.read_text(encoding="utf-8")).get("config", {})
-    keys = ("text_column", "label_column", "label_separator", "label_case", "label_map", "mask_label_hashtags")
+    keys = ("text_column", "label_column", "label_separator", "label_case", "label_map", "mask_label_hashtags",
+            "skip_invalid")
     return {k: config[k] for k in keys if k in config}

@@ -66,6 +66,9 @@ class TrainingConfig:
         "help": "JSON object or two-column CSV file renaming raw labels after case folding (e.g. GoEmotions to "
                 "Ekman's six); a label it lacks is an error.", "flag": "--label-map"})
     mask_label_hashtags: bool = False
+    skip_invalid: bool = field(default=False, metadata={
+        "help": "Skip invalid rows of a user file (counted per reason when loading) instead of stopping at the "
+                "first.", "flag": "--skip-invalid"})
     trainer_args: dict[str, Any] = field(default_factory=dict)  # extra TrainingArguments (deepspeed, fsdp, ...)
     progress: bool = True  # the Trainer's progress bars (off for runs in parallel worker processes)
 
@@ -264,7 +267,8 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     output = _prepare_output(config, rank == 0)
     dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
                            label_separator=config.label_separator, mask_label_hashtags=config.mask_label_hashtags,
-                           label_case=config.label_case, label_map=config.label_map)
+                           label_case=config.label_case, label_map=config.label_map,
+                           skip_invalid=config.skip_invalid)
     labels, multi_label = label_names(dataset), is_multi_label(dataset)
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):

@@ -57,6 +57,7 @@ def train(
     label_case: str = typer.Option("keep", help=option_help("label_case")),
     label_map: Path | None = typer.Option(None, help=option_help("label_map")),
     mask_label_hashtags: bool = typer.Option(False, help="EmoInt: mask hashtags that name an emotion."),
+    skip_invalid: bool = typer.Option(False, help=option_help("skip_invalid")),
     deepspeed: Path | None = typer.Option(None, help="DeepSpeed config JSON (passed to the Trainer)."),
     fsdp: str | None = typer.Option(None, help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
                                                   "Trainer)."),
@@ -76,7 +77,7 @@ def train(
         save_steps=save_steps, keep_checkpoints=keep_checkpoints, resume=resume, overwrite=overwrite,
         text_column=text_column, label_column=label_column, label_separator=label_separator,
         label_case=label_case, label_map=str(label_map) if label_map else None,
-        mask_label_hashtags=mask_label_hashtags, trainer_args=trainer_args,
+        mask_label_hashtags=mask_label_hashtags, skip_invalid=skip_invalid, trainer_args=trainer_args,
     ))
     if not metrics["written_by_this_process"]:
         return
