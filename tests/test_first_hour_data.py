@@ -162,3 +162,17 @@ def test_train_without_skip_invalid_stops_at_the_first_bad_row(tmp_path):
     data = write_csv(tmp_path / "bad.csv", labelled(["joy", "fear"], 8) + [("   ", "joy")])
     line = one_error_line(sensoryt5("train", "--dataset", data, "--output", tmp_path / "model", "--oov", "none"))
     assert f"file {data}, row 18, column 'text': empty or whitespace-only text" in line
+
+
+@pytest.mark.parametrize("suffix,delimiter", [(".csv", ","), (".tsv", "\t")])
+def test_a_cell_longer_than_128_kb_loads(tmp_path, suffix, delimiter):
+    long_text = " ".join(["a long, quoted \"story\" about the sea"] * 6000)  # about 220 KB
+    assert len(long_text) > 200_000
+    path = tmp_path / f"long{suffix}"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(["text", "label"])
+        writer.writerows(labelled(["joy", "fear"], 10) + [(long_text, "awe")] * 5)
+    summary = describe_json(path)
+    assert sum(summary["splits"].values()) == 25
+    assert sum(counts["awe"] for counts in summary["label_counts"].values()) == 5

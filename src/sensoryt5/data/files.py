@@ -19,6 +19,7 @@ from sensoryt5.errors import InputError
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "validation": "validation", "valid": "validation",
                                  "dev": "validation", "val": "validation", "test": "test"}
+CSV_FIELD_LIMIT = 2**31 - 1  # characters in one cell; the csv module's default (131,072) refuses long texts
 FILE_FORMATS: dict[str, str] = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl",
                                 ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -59,6 +60,7 @@ def _read_delimited(path: Path, delimiter: str, skipped: Counter | None) -> Sour
     A record whose field count differs from the header's is counted into `skipped`, or rejected when it is None.
     """
     text = _decode(path)
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records, rows, header, start = [], [], None, 1
     try:
