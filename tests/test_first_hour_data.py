@@ -176,3 +176,40 @@ def test_a_cell_longer_than_128_kb_loads(tmp_path, suffix, delimiter):
     summary = describe_json(path)
     assert sum(summary["splits"].values()) == 25
     assert sum(counts["awe"] for counts in summary["label_counts"].values()) == 5
+
+
+def test_a_missing_column_hint_names_the_flags_on_the_command_line_and_parameters_in_python(tmp_path):
+    data = write_csv(tmp_path / "cols.csv", labelled(["joy", "fear"], 5), header=("body", "label"))
+    line = one_error_line(sensoryt5("data", "describe", data, "--no-coverage"))
+    assert "no column 'text'" in line and "choose others with --text-column / --label-column" in line
+    assert "text_column=" not in line
+    from sensoryt5.data import load_dataset
+    from sensoryt5.errors import InputError
+
+    with pytest.raises(InputError, match="choose others with text_column= / label_column="):
+        load_dataset(data)
+
+
+def test_options_misplaced_on_a_bundled_set_are_named_as_flags():
+    line = one_error_line(sensoryt5("data", "describe", "isear", "--label-column", "emotion", "--label-case", "lower",
+                                    "--no-coverage"))
+    assert "--label-column, --label-case apply to your own files, not to the bundled 'isear'" in line
+    line = one_error_line(sensoryt5("data", "describe", "isear", "--mask-label-hashtags", "--no-coverage"))
+    assert "--mask-label-hashtags applies to emoint only" in line
+
+
+def test_a_label_map_error_hint_names_skip_invalid_as_a_flag(tmp_path):
+    data = write_csv(tmp_path / "go.csv", labelled(["amusement", "grief"], 5))
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"amusement": "joy"}', encoding="utf-8")
+    line = one_error_line(sensoryt5("data", "describe", data, "--label-map", mapping, "--no-coverage"))
+    assert "or pass --skip-invalid to skip their rows" in line
+    skipped = describe_json(data, "--label-map", mapping, "--skip-invalid")
+    assert skipped["labels"] == ["joy"]
+    assert skipped["report"]["skipped_rows"]["train"] == {"label not in the label map": 5}
+
+
+def test_predict_input_hint_names_the_text_column_flag(tmp_path, model_dir):
+    texts = write_csv(tmp_path / "texts.csv", [("sweet honey cake", "x")], header=("body", "other"))
+    line = one_error_line(sensoryt5("predict", model_dir, "--input", texts, "--output", tmp_path / "out.jsonl"))
+    assert "no column 'text'" in line and line.endswith("choose another with --text-column")

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from sensoryt5.errors import InputError, ModelLoadError, one_line
+from sensoryt5.errors import InputError, ModelLoadError, one_line, option
 from sensoryt5.norms import PERCEPTUAL
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -420,7 +420,7 @@ class TextFileReader:
             if column is not None and column not in present:
                 listed = ", ".join(map(repr, present)) or "(none)"
                 raise InputError(f"no column {column!r}; the columns are {listed}; choose another with "
-                                 f"--text-column / text_column=", file=self.file, row=header_row, column=column)
+                                 f"{option('text_column')}", file=self.file, row=header_row, column=column)
 
     def __enter__(self) -> TextFileReader:
         return self

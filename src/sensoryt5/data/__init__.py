@@ -40,7 +40,7 @@ from sensoryt5.data.labels import LABEL_CASES, Relabel, read_label_map
 from sensoryt5.data.schema import SPLITS, dataset_metadata, describe, is_multi_label, label_array, label_names
 from sensoryt5.data.split import stratified_split
 from sensoryt5.data.validation import from_sources
-from sensoryt5.errors import InputError
+from sensoryt5.errors import InputError, option
 
 __all__ = ["BUNDLED", "EMOINT_EMOTION_HASHTAGS", "LABEL_CASES", "SPLITS", "clean_isear_text", "dataset_metadata",
            "describe", "input_file_format", "is_isear_placeholder", "is_multi_label", "isear_filter_report",
@@ -50,11 +50,11 @@ __all__ = ["BUNDLED", "EMOINT_EMOTION_HASHTAGS", "LABEL_CASES", "SPLITS", "clean
 
 def _check_bundled_options(bundled: str, mask_label_hashtags: bool, file_options: dict[str, bool]) -> None:
     """Reject options that only apply to the user's files (`file_options`: name → given) or only to emoint."""
-    misplaced = [option for option, given in file_options.items() if given]
+    misplaced = [option(name) for name, given in file_options.items() if given]
     if misplaced:
         raise InputError(f"{', '.join(misplaced)} apply to your own files, not to the bundled {bundled!r}")
     if mask_label_hashtags and bundled != "emoint":
-        raise InputError(f"mask_label_hashtags applies to emoint only, not to {bundled!r}")
+        raise InputError(f"{option('mask_label_hashtags')} applies to emoint only, not to {bundled!r}")
 
 
 def load_dataset(name_or_path: str | os.PathLike | None = None, *, text_column: str = "text",
@@ -80,11 +80,13 @@ def load_dataset(name_or_path: str | os.PathLike | None = None, *, text_column: 
         _check_bundled_options(bundled, mask_label_hashtags, {
             "text_column": text_column != "text", "label_column": label_column != "label",
             "label_separator": label_separator is not None, "labels": labels is not None,
-            "train/validation/test": any(p is not None for p in (train, validation, test)),
             "skip_invalid": skip_invalid, "label_case": label_case != "keep", "label_map": label_map is not None})
+        if any(path is not None for path in (train, validation, test)):
+            raise InputError(f"train= / validation= / test= files apply to your own data, not to the bundled "
+                             f"{bundled!r}")
         return load_bundled(bundled, split_seed if bundled == "isear" else 0, mask_label_hashtags)
     if mask_label_hashtags:
-        raise InputError("mask_label_hashtags applies to the bundled emoint only")
+        raise InputError(f"{option('mask_label_hashtags')} applies to the bundled emoint only")
     skipped = {split: Counter() for split in SPLITS}
     mapping = read_label_map(label_map) if isinstance(label_map, (str, os.PathLike)) else label_map
     relabel = Relabel(label_case, None if mapping is None else dict(mapping))

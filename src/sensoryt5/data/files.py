@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sensoryt5.data.bundled import BUNDLED
-from sensoryt5.errors import InputError
+from sensoryt5.errors import InputError, option
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "validation": "validation", "valid": "validation",
                                  "dev": "validation", "val": "validation", "test": "test"}
@@ -211,5 +211,5 @@ def require_columns(source: Source, columns: Sequence[str]) -> None:
                 hint = " (one column only: is the file's delimiter the one its extension says?)"
             columns = ", ".join(map(repr, present)) or "(none)"
             raise InputError(f"no column {column!r}; the columns are {columns}{hint}; choose others with "
-                             f"text_column= / label_column=", file=source.file,
+                             f"{option('text_column')} / {option('label_column')}", file=source.file,
                              row=source.header_row, column=column)

@@ -176,8 +176,8 @@ def _carve_missing_splits(parts: dict[str, _Rows], split_seed: int) -> dict[str,
     empty = [split for split in missing if not indices[split]]
     if empty:
         raise InputError(f"too few rows to carve a {' and a '.join(empty)} split out of {len(train.texts)} "
-                         f"(a label needs 5 rows to give one to each); add rows or pass validation= / test= "
-                         f"files", file=train.file)
+                         f"(a label needs 5 rows to give one to each); add rows, or give validation and "
+                         f"test files (a folder of train, validation and test files)", file=train.file)
     return {**parts, **{split: train.subset(indices[split]) for split in ["train", *missing]}}
 
 
