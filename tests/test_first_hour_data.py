@@ -99,6 +99,19 @@ def test_a_csv_label_map_applies_after_case_folding(case_mix, tmp_path):
     summary = describe_json(case_mix, "--label-case", "lower", "--label-map", mapping)
     assert summary["labels"] == ["fury", "happiness"]
     assert sum(counts["fury"] for counts in summary["label_counts"].values()) == 42
+    assert summary["report"]["labels_renamed"] == {"label_case": "lower",
+                                                   "label_map": {"anger": "fury", "joy": "happiness"}}
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("joy,happiness,extra\n", "row 1: 3 field(s); each line of a label map is: raw label, label"),
+    ("joy,happiness\njoy,delight\n", "row 2: the label map sends 'joy' to both 'happiness' and 'delight'"),
+    ("joy,\n", "row 1: a label map entry has an empty side")])
+def test_a_bad_label_map_file_is_located(case_mix, tmp_path, content, expected):
+    mapping = tmp_path / "map.csv"
+    mapping.write_text(content, encoding="utf-8")
+    line = one_error_line(sensoryt5("data", "describe", case_mix, "--label-map", mapping, "--no-coverage"))
+    assert f"file {mapping}, {expected}" in line
 
 
 def test_a_label_missing_from_the_map_is_named_with_its_count(tmp_path):

@@ -15,6 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sensoryt5.errors import InputError, check_choice, option
 
@@ -85,6 +86,11 @@ class Relabel:
                                  f"{folded[key]!r} and {label!r}")
             folded[key] = label
         return folded
+
+    def report(self) -> dict[str, Any]:
+        """How labels were renamed, for the data's report (empty when they were kept as written)."""
+        renamed: dict[str, Any] = {"label_case": "lower"} if self.fold else {}
+        return {"labels_renamed": {**renamed, "label_map": self.mapping}} if self.fold or self.mapping else {}
 
     def unmapped(self, labels: Iterable[str]) -> list[str]:
         """The (folded) labels of one cell that the map does not name."""

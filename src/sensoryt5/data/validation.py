@@ -216,7 +216,7 @@ def from_sources(sources: dict[str, Source], *, text_column: str, label_column: 
         parts[split] = _known_labels_only(parts[split], names, where, label_column, skip_invalid)
     parts = _carve_missing_splits(parts, split_seed)
     multi_label = label_separator is not None or _has_list_labels(sources, label_column)
-    report = _skip_report(skipped, sources, split_seed)
+    report = {**_skip_report(skipped, sources, split_seed), **relabel.report()}
     metadata = {"name": name, "labels": list(names), "multi_label": multi_label, "report": report}
     return _user_dict(parts, names, multi_label, metadata)
 
