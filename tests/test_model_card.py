@@ -102,7 +102,7 @@ def test_test_scores_appear_once_evaluated(model_dir, tmp_path):
     card = ModelCard.load(write_model_card(folder))
     test_row = next(line for line in section(card, "Scores").splitlines() if line.startswith("| test"))
     assert f"| {report['n']} |" in test_row and f"{100 * report['macro_f1']:.2f}" in test_row
-    assert "No test scores" not in card.text
+    assert "No test scores" not in card.text and str(model_dir.parent) not in test_row
     splits = [result.dataset_split for result in card.data.eval_results]
     assert splits == ["validation", "test"]
 
@@ -124,6 +124,7 @@ def test_training_data_sets_their_metadata_and_licence(model_dir, tmp_path, data
     (folder / "config.json").write_text(json.dumps({**config, "sensory_mode": "random"}), encoding="utf-8")
     card = build_model_card(folder)
     assert card.data.datasets == [hub_id] and card.data.license == licence
+    assert card.data.license_name == ("research-only" if licence == "other" else None)
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert words in section(card, "Licence of the training data")
     assert "This model is a control: its sensory values are `random`" in section(card, "Limitations")

@@ -55,13 +55,16 @@ def _data_source(dataset: str) -> tuple[str, str | None, str]:
     return Path(dataset).name, None, USER_DATA_LICENCE
 
 
-def _evaluations(folder: Path, dev: dict[str, Any], dev_examples: int | None) -> list[dict[str, Any]]:
-    """Scores by split: dev from training, then every `eval-*/metrics.json` in the folder (test first)."""
-    rows = [{"split": "validation (dev)", "n": dev_examples, **dev}] if dev else []
+def _evaluations(folder: Path, dataset: str, dev: dict[str, Any], dev_examples: int | None
+                 ) -> list[dict[str, Any]]:
+    """Scores by split, each row with its `split`, `dataset` and `label`: dev from training, then every
+    `eval-*/metrics.json` in the folder (test first)."""
+    rows = [{**dev, "n": dev_examples, "split": "validation", "dataset": dataset, "label": "validation (dev)"}]
     reports = [_read_json(path) for path in sorted(folder.glob("eval-*/metrics.json"))]
     for report in sorted(reports, key=lambda r: r.get("split") != "test"):
-        rows.append({**report, "split": f"{report.get('split', '?')} ({report.get('dataset', '?')})"})
-    return rows
+        shown = _shown(report.get("dataset", "?"))
+        rows.append({**report, "dataset": shown, "label": f"{report.get('split', '?')} ({shown})"})
+    return rows if dev else rows[1:]
 
 
 def training_command(config: dict[str, Any]) -> str:
@@ -106,7 +109,7 @@ def build_model_card(folder: str | Path) -> ModelCard:
     fusion = model_config.get("fusion", train_config.get("fusion", "?"))
     labels = metrics.get("labels") or [model_config.get("id2label", {})[k]
                                        for k in sorted(model_config.get("id2label", {}), key=int)]
-    evaluations = _evaluations(folder, metrics.get("dev", {}), metrics.get("dev_examples"))
+    evaluations = _evaluations(folder, dataset, metrics.get("dev", {}), metrics.get("dev_examples"))
 
     data = ModelCardData(
         library_name=LIBRARY_NAME,
@@ -115,14 +118,15 @@ def build_model_card(folder: str | Path) -> ModelCard:
         datasets=[data_id],
         language=["en"],
         license=licence_id,
+        license_name="research-only" if licence_id == "other" else None,
         metrics=["accuracy", "f1"],
         tags=["sensoryt5", "emotion-classification", "sensorimotor-norms", f"fusion-{fusion}", f"sensory-{sensory}",
               backbone_type],
         model_name=folder.name,
         eval_results=[
-            EvalResult(task_type=PIPELINE_TAG, dataset_type=data_id, dataset_name=dataset,
-                       dataset_split=row["split"].split(" ")[0], metric_type="f1", metric_name="macro-F1",
-                       metric_value=row["macro_f1"])
+            EvalResult(task_type=PIPELINE_TAG, dataset_type=_data_source(row["dataset"])[0],
+                       dataset_name=row["dataset"], dataset_split=row["split"], metric_type="f1",
+                       metric_name="macro-F1", metric_value=row["macro_f1"])
             for row in evaluations if isinstance(row.get("macro_f1"), float)
         ] or None,
     )
@@ -155,9 +159,9 @@ def _scores_section(evaluations: list[dict[str, Any]], dataset: str) -> str:
     lines = ["## Scores", "", "In points (100 × the score).", "",
              "| split | texts | " + " | ".join(title for _, title in names) + " |",
              "|---|---|" + "---|" * len(names)]
-    lines += [f"| {row['split']} | {_format(row.get('n'))} | " + " | ".join(_format(row.get(key)) for key, _ in names)
+    lines += [f"| {row['label']} | {_format(row.get('n'))} | " + " | ".join(_format(row.get(key)) for key, _ in names)
               + " |" for row in evaluations]
-    if not any(row["split"].startswith("test") for row in evaluations):
+    if not any(row["split"] == "test" for row in evaluations):
         lines += ["", f"No test scores when this card was written: `sensoryt5 evaluate MODEL --dataset {dataset} "
                       "--split test` measures them."]
     return "\n".join(lines)
@@ -194,7 +198,7 @@ def _training_section(metrics: dict[str, Any], train_config: dict[str, Any], bac
         "## Training", "",
         f"```{language}", command, "```", "",
         f"Backbone `{backbone}`; {metrics.get('train_examples', '?')} training texts, "
-        f"{metrics.get('epochs_run', 0):g} epochs (the best epoch chosen on dev macro-F1, "
+        f"{metrics.get('epochs_run') or 0:g} epochs (the best epoch chosen on dev macro-F1, "
         f"{_format(metrics.get('best_dev_macro_f1'))}); learning rate {train_config.get('learning_rate')}, "
         f"batch size {train_config.get('batch_size')}, seed {train_config.get('seed')}; on "
         f"{metrics.get('device', '?')} × {metrics.get('world_size', 1)} with torch {metrics.get('torch', '?')}"
