@@ -52,7 +52,7 @@ def make_batch(batch: int = 3, length: int = 9):
 
 
 @pytest.mark.parametrize("family", list(CONFIGS))
-@pytest.mark.parametrize("fusion", ["paper", "late"])
+@pytest.mark.parametrize("fusion", ["paper", "late", "input"])
 def test_family_forward_training_step_and_round_trip(tmp_path, family, fusion):
     torch.manual_seed(0)
     model = SensoryT5ForSequenceClassification.from_backbone(str(backbone_folder(tmp_path, family)), num_labels=3,

@@ -157,17 +157,18 @@ class LateFusion(nn.Module):
 
 class InputFusion(nn.Module):
     """Input-level fusion, no adapter attention (returns no weights): SensoryQuery(sensory) is added to the input
-    embeddings of the tokens that have a value (the backbone's own attention then mixes it in); mean-pooled H."""
+    embeddings of the tokens that have a value (the backbone's own attention then mixes it in); mean-pooled H.
+    `embedding_dim` is the width of the input embeddings (ALBERT and ELECTRA: narrower than d_model)."""
 
     uses_keys = False
 
-    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int) -> None:
+    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, embedding_dim: int) -> None:
         super().__init__()
-        self.query = SensoryQuery(n_sensory, query_hidden_size, d_model)
+        self.query = SensoryQuery(n_sensory, query_hidden_size, embedding_dim)
         self.out_features = d_model
 
     def embed(self, inputs_embeds: torch.Tensor, sensory: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Input embeddings [B, L, d] plus the projected sensory vectors where a token has a value."""
+        """Input embeddings [B, L, e] plus the projected sensory vectors where a token has a value."""
         valued = has_value(sensory, attention_mask).unsqueeze(-1).to(inputs_embeds.dtype)  # [B, L, 1]
         return inputs_embeds + valued * self.query(sensory.to(inputs_embeds.dtype))
 
@@ -182,12 +183,13 @@ FUSIONS: tuple[str, ...] = (*TOKEN_FUSIONS, "late", "input")
 
 
 def build_fusion(fusion: str, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,
-                 num_heads: int) -> nn.Module:
-    """The fusion module named `fusion` (one of `FUSIONS`); `key_dim` None: the adapter projects its own keys."""
+                 num_heads: int, embedding_dim: int | None = None) -> nn.Module:
+    """The fusion module named `fusion` (one of `FUSIONS`); `key_dim` None: the adapter projects its own keys;
+    `embedding_dim`: the backbone's input embedding width (`input` fusion; default d_model)."""
     if fusion in TOKEN_FUSIONS:
         return TOKEN_FUSIONS[fusion](n_sensory, query_hidden_size, d_model, key_dim, num_heads)
     if fusion == "late":
         return LateFusion(n_sensory, query_hidden_size, d_model)
     if fusion == "input":
-        return InputFusion(n_sensory, query_hidden_size, d_model)
+        return InputFusion(n_sensory, query_hidden_size, d_model, embedding_dim or d_model)
     raise OptionError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")

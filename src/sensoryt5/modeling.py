@@ -224,7 +224,7 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
                     "backbone family %r has no known key projection: the sensory adapter learns its own "
                     "(%d x %d, trained with the model)", backbone_config.model_type, d_model, d_model)
             self.fusion = build_fusion(config.fusion, config.n_sensory, config.query_hidden_size, d_model, key_dim,
-                                       heads)
+                                       heads, self.backbone.get_input_embeddings().embedding_dim)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(self.fusion.out_features if self.fusion is not None else d_model,
                                     config.num_labels)
