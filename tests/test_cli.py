@@ -21,7 +21,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("train", "evaluate", "reproduce", "predict", "explain", "serve", "export", "lexicon", "data"):
+    for command in ("train", "evaluate", "reproduce", "predict", "explain", "serve", "export", "push", "lexicon",
+                    "data"):
         assert command in result.stdout
 
 

@@ -35,7 +35,7 @@ def test_train_writes_a_self_contained_model_folder(trained):
     output, metrics = trained
     names = {p.name for p in output.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "sensory_processor.json",
-            "train_metrics.json"} <= names
+            "train_metrics.json", "README.md"} <= names
     assert "checkpoints" not in names and ".staging" not in names
     assert not list(output.glob("*.bin"))
     recorded = json.loads((output / "train_metrics.json").read_text())

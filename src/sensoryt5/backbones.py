@@ -18,6 +18,7 @@ def _minilm_path() -> str:
 
 
 ALIASES = {"minilm": _minilm_path}
+HUB_NAMES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2"}  # where each alias's checkpoint comes from
 
 
 def resolve_backbone(name_or_path: str) -> str:
@@ -31,6 +32,16 @@ def resolve_backbone(name_or_path: str) -> str:
         return alias()
     if not Path(name_or_path).exists() and not _is_hub_name(name_or_path):
         raise OptionError(f"backbone folder {name_or_path} does not exist (and it is not a hub name such as t5-large)")
+    return name_or_path
+
+
+def hub_name(name_or_path: str) -> str | None:
+    """The Hugging Face Hub id of a backbone: an alias's source, a hub name itself, None for a local folder."""
+    alias = HUB_NAMES.get(name_or_path.strip().lower())
+    if alias is not None:
+        return alias
+    if Path(name_or_path).exists() or not _is_hub_name(name_or_path):
+        return None
     return name_or_path
 
 

@@ -39,16 +39,26 @@ class SensoryQuery(nn.Module):
 
 
 class SensoryAttention(nn.Module):
-    """Sensory queries attend over the backbone: Q = SensoryQuery(sensory), K = key projection of H, V = H."""
+    """Sensory queries attend over the backbone: Q = SensoryQuery(sensory), K = key projection of H, V = H.
 
-    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int, num_heads: int) -> None:
+    `key_dim` is the width of the backbone's key projection; `None` (a backbone whose key projection is unknown)
+    gives the adapter a key projection of its own, Linear(d_model, d_model), trained with the rest.
+    """
+
+    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,
+                 num_heads: int) -> None:
         super().__init__()
         self.query = SensoryQuery(n_sensory, query_hidden_size, d_model)
-        self.attention = nn.MultiheadAttention(d_model, num_heads, kdim=key_dim, vdim=d_model, batch_first=True)
+        self.key = nn.Linear(d_model, d_model) if key_dim is None else None
+        self.attention = nn.MultiheadAttention(d_model, num_heads, kdim=key_dim or d_model, vdim=d_model,
+                                               batch_first=True)
 
-    def forward(self, hidden: torch.Tensor, keys: torch.Tensor, sensory: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, keys: torch.Tensor | None, sensory: torch.Tensor,
                 attention_mask: torch.Tensor, output_attentions: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attention output A [B, L, d] and, if asked, the weights averaged over heads [B, L_query, L_key]."""
+        """Attention output A [B, L, d] and, if asked, the weights averaged over heads [B, L_query, L_key]; `keys`
+        [B, L, k] are the backbone's, or None when the adapter projects its own from `hidden`."""
+        if self.key is not None:
+            keys = self.key(hidden)  # [B, L, d]
         queries = self.query(sensory.to(hidden.dtype))  # [B, L, d]
         attended, weights = self.attention(
             queries, keys, hidden,
@@ -64,7 +74,8 @@ class TokenFusion(nn.Module):
 
     uses_keys = True
 
-    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int, num_heads: int) -> None:
+    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,
+                 num_heads: int) -> None:
         super().__init__()
         self.adapter = SensoryAttention(n_sensory, query_hidden_size, d_model, key_dim, num_heads)
         self.out_features = d_model
@@ -73,7 +84,7 @@ class TokenFusion(nn.Module):
         """Fused token states F [B, L, d] from H and A (both [B, L, d])."""
         raise NotImplementedError
 
-    def forward(self, hidden: torch.Tensor, keys: torch.Tensor, sensory: torch.Tensor,
+    def forward(self, hidden: torch.Tensor, keys: torch.Tensor | None, sensory: torch.Tensor,
                 attention_mask: torch.Tensor, output_attentions: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Pooled fused states [B, d] and the adapter's head-averaged attention weights [B, L, L] (or None)."""
         attended, weights = self.adapter(hidden, keys, sensory, attention_mask, output_attentions)
@@ -99,7 +110,8 @@ class ResidualFusion(TokenFusion):
 class GateFusion(TokenFusion):
     """Gated fusion F = H * sigmoid(W [H; A]) with W: Linear(2d, d); returns adapter attention weights."""
 
-    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int, num_heads: int) -> None:
+    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,
+                 num_heads: int) -> None:
         super().__init__(n_sensory, query_hidden_size, d_model, key_dim, num_heads)
         self.gate = nn.Linear(2 * d_model, d_model)
 
@@ -145,17 +157,18 @@ class LateFusion(nn.Module):
 
 class InputFusion(nn.Module):
     """Input-level fusion, no adapter attention (returns no weights): SensoryQuery(sensory) is added to the input
-    embeddings of the tokens that have a value (the backbone's own attention then mixes it in); mean-pooled H."""
+    embeddings of the tokens that have a value (the backbone's own attention then mixes it in); mean-pooled H.
+    `embedding_dim` is the width of the input embeddings (ALBERT and ELECTRA: narrower than d_model)."""
 
     uses_keys = False
 
-    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int) -> None:
+    def __init__(self, n_sensory: int, query_hidden_size: int, d_model: int, embedding_dim: int) -> None:
         super().__init__()
-        self.query = SensoryQuery(n_sensory, query_hidden_size, d_model)
+        self.query = SensoryQuery(n_sensory, query_hidden_size, embedding_dim)
         self.out_features = d_model
 
     def embed(self, inputs_embeds: torch.Tensor, sensory: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Input embeddings [B, L, d] plus the projected sensory vectors where a token has a value."""
+        """Input embeddings [B, L, e] plus the projected sensory vectors where a token has a value."""
         valued = has_value(sensory, attention_mask).unsqueeze(-1).to(inputs_embeds.dtype)  # [B, L, 1]
         return inputs_embeds + valued * self.query(sensory.to(inputs_embeds.dtype))
 
@@ -169,13 +182,14 @@ TOKEN_FUSIONS: dict[str, type[TokenFusion]] = {"paper": PaperFusion, "residual":
 FUSIONS: tuple[str, ...] = (*TOKEN_FUSIONS, "late", "input")
 
 
-def build_fusion(fusion: str, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int,
-                 num_heads: int) -> nn.Module:
-    """The fusion module named `fusion` (one of `FUSIONS`)."""
+def build_fusion(fusion: str, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,
+                 num_heads: int, embedding_dim: int | None = None) -> nn.Module:
+    """The fusion module named `fusion` (one of `FUSIONS`); `key_dim` None: the adapter projects its own keys;
+    `embedding_dim`: the backbone's input embedding width (`input` fusion; default d_model)."""
     if fusion in TOKEN_FUSIONS:
         return TOKEN_FUSIONS[fusion](n_sensory, query_hidden_size, d_model, key_dim, num_heads)
     if fusion == "late":
         return LateFusion(n_sensory, query_hidden_size, d_model)
     if fusion == "input":
-        return InputFusion(n_sensory, query_hidden_size, d_model)
+        return InputFusion(n_sensory, query_hidden_size, d_model, embedding_dim or d_model)
     raise OptionError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")

@@ -3,8 +3,11 @@ vectors (Lancaster Sensorimotor Norms) through an attention "sensory adapter", t
 
 T5-family backbones (encoder-decoder): the encoder reads `input_ids` with their attention mask, the decoder is fed
 pad ids of the same length (the paper's "zero-padding vector"), H is the decoder's last hidden state [B, L, d] and
-K the last decoder block's self-attention key projection of H. Encoder-only backbones (BERT family): H is the last
-encoder layer's output and K that layer's key projection of H. The sensory queries attend over (K, V = H) with the
+K the last decoder block's self-attention key projection of H. Encoder-only backbones (BERT, MPNet, ModernBERT
+families, ...): H is the last encoder layer's output and K that layer's key projection of H (ModernBERT: the key third
+of its fused query-key-value projection). Any other encoder family (one with a masked-LM head in transformers) works
+through a fallback: the sensory adapter learns a key projection of its own (d x d) and a note is logged. The sensory
+queries attend over (K, V = H) with the
 padding masked out (the authors' code masks neither the encoder nor the adapter), the fusion pools one vector per
 text, and a linear head classifies it. `sensory_mode="none"` is the paper's baseline: the same model without the
 sensory branch.
@@ -20,6 +23,7 @@ Importing this module registers the `sensoryt5` model type with `AutoConfig` and
 
 from __future__ import annotations
 
+import logging
 from dataclasses import field
 from typing import Any
 
@@ -36,10 +40,11 @@ from transformers import (
 )
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from .backbones import resolve_backbone
 from .errors import check_choice
-from .fusion import FUSIONS, InputFusion, build_fusion, masked_mean
+from .fusion import FUSIONS, TOKEN_FUSIONS, InputFusion, build_fusion, masked_mean
 from .norms import PERCEPTUAL, parse_dims
 
 SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
@@ -58,20 +63,31 @@ ENCODER_KEY_PROJECTION: dict[str, tuple[str, str]] = {
     "electra": ("encoder.layer", "attention.self.key"),
     "deberta-v2": ("encoder.layer", "attention.self.key_proj"),
     "distilbert": ("transformer.layer", "attention.k_lin"),
+    "mpnet": ("encoder.layer", "attention.attn.k"),
+    "modernbert": ("layers", "attn.Wqkv"),
 }
+# Families whose key projection is one fused Linear(d, 3 d) with rows [all query heads; all key heads; all value
+# heads]: K is its middle third.
+FUSED_QKV_FAMILIES: tuple[str, ...] = ("modernbert",)
 SUPPORTED_BACKBONES: tuple[str, ...] = (*T5_FAMILIES, *ENCODER_KEY_PROJECTION)
 
+logger = logging.getLogger(__name__)
 
-def key_projection_path(backbone_config: PreTrainedConfig, t5_states: str = "decoder") -> tuple[str, str]:
-    """(layer list, key projection inside its last layer) of a backbone; ValueError for unsupported families."""
+
+def key_projection_path(backbone_config: PreTrainedConfig, t5_states: str = "decoder") -> tuple[str, str] | None:
+    """(layer list, key projection inside its last layer) of a backbone; None for another encoder family (one with
+    a masked-LM head), whose keys the sensory adapter projects itself; ValueError for anything else."""
     model_type = backbone_config.model_type
     if model_type in T5_FAMILIES:
         return f"{t5_states}.block", T5_KEY_PROJECTION
     if model_type in ENCODER_KEY_PROJECTION:
         return ENCODER_KEY_PROJECTION[model_type]
+    if not backbone_config.is_encoder_decoder and model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return None
     raise ValueError(
         f"unsupported backbone architecture {model_type!r} ({', '.join(backbone_config.architectures or [])}); "
-        f"supported families: {', '.join(SUPPORTED_BACKBONES)}"
+        f"a backbone is an encoder (a family with a masked-LM head) or one of the supported families: "
+        f"{', '.join(SUPPORTED_BACKBONES)}"
     )
 
 
@@ -180,24 +196,35 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         if config.backbone_config is None:
             raise ValueError("SensoryConfig.backbone_config is required; use from_backbone() to start from weights")
         backbone_config = AutoConfig.for_model(**config.backbone_config)
-        layers_path, key_path = key_projection_path(backbone_config, config.t5_states)
+        key_projection = key_projection_path(backbone_config, config.t5_states)
         if backbone is None:  # same dtype as the rest of the model (from_pretrained sets the default dtype)
             backbone = AutoModel.from_config(backbone_config, dtype=torch.get_default_dtype())
         if getattr(backbone, "pooler", None) is not None:
             backbone.pooler = None  # H is the token states; an unused pooler would only idle under DDP
         self.backbone = backbone
         self.is_encoder_decoder = bool(self.backbone.config.is_encoder_decoder)
-        last_layer = len(self.backbone.get_submodule(layers_path)) - 1
-        self.key_path = f"{layers_path}.{last_layer}.{key_path}"
+        self.key_path = None  # the backbone's key projection; None: the adapter projects its own keys
+        if key_projection is not None:
+            layers_path, key_path = key_projection
+            last_layer = len(self.backbone.get_submodule(layers_path)) - 1
+            self.key_path = f"{layers_path}.{last_layer}.{key_path}"
         d_model = self.backbone.config.hidden_size
         self.fusion = None
         if config.sensory_mode != "none":
             heads = config.adapter_heads or (16 if d_model % 16 == 0 else self.backbone.config.num_attention_heads)
             if d_model % heads:
                 raise ValueError(f"adapter_heads={heads} does not divide the backbone's d_model={d_model}")
-            key_dim = self.backbone.get_submodule(self.key_path).out_features
+            key_dim = None
+            if self.key_path is not None:
+                key_dim = self.backbone.get_submodule(self.key_path).out_features
+                if backbone_config.model_type in FUSED_QKV_FAMILIES:
+                    key_dim //= 3
+            elif config.fusion in TOKEN_FUSIONS:
+                logger.warning(
+                    "backbone family %r has no known key projection: the sensory adapter learns its own "
+                    "(%d x %d, trained with the model)", backbone_config.model_type, d_model, d_model)
             self.fusion = build_fusion(config.fusion, config.n_sensory, config.query_hidden_size, d_model, key_dim,
-                                       heads)
+                                       heads, self.backbone.get_input_embeddings().embedding_dim)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(self.fusion.out_features if self.fusion is not None else d_model,
                                     config.num_labels)
@@ -249,6 +276,18 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         decoder_input_ids = torch.full_like(input_ids, self.backbone.config.pad_token_id)  # the zero-padding vector
         return self.backbone(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).last_hidden_state
 
+    def backbone_keys(self, hidden: torch.Tensor) -> torch.Tensor | None:
+        """K [B, L, k]: the backbone's last-layer key projection of H [B, L, d] (the key third of a fused
+        query-key-value projection); None when the family's is unknown (the adapter then projects its own)."""
+        if self.key_path is None:
+            return None
+        projection = self.backbone.get_submodule(self.key_path)
+        if self.backbone.config.model_type not in FUSED_QKV_FAMILIES:
+            return projection(hidden)
+        width = projection.out_features // 3
+        bias = None if projection.bias is None else projection.bias[width:2 * width]
+        return F.linear(hidden, projection.weight[width:2 * width], bias)
+
     def _check_sensory(self, input_ids: torch.Tensor, sensory: torch.Tensor | None) -> None:
         """ValueError unless `sensory` is [B, L, n_sensory] for `input_ids` [B, L] (or the branch is off)."""
         if self.fusion is None:
@@ -285,7 +324,7 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         if self.fusion is None:
             pooled = masked_mean(hidden, attention_mask)  # [B, d]
         else:
-            keys = self.backbone.get_submodule(self.key_path)(hidden) if self.fusion.uses_keys else None  # [B, L, k]
+            keys = self.backbone_keys(hidden) if self.fusion.uses_keys else None  # [B, L, k] or None
             pooled, weights = self.fusion(hidden, keys, sensory, attention_mask, output_attentions)
         logits = self.classifier(self.dropout(pooled))  # [B, C]
         loss = self.loss(logits, labels) if labels is not None else None

@@ -258,6 +258,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     from sensoryt5.data import is_multi_label, label_names, load_dataset
     from sensoryt5.lexicon import SensoryLexicon
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
+    from sensoryt5.model_card import write_model_card
     from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
     backbone = _check_options(config)
@@ -373,6 +374,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     }
     if trainer.is_world_process_zero():
         write_model_folder(output, trainer.model, processor, metrics)
+        write_model_card(output)
         if not config.keep_checkpoints:
             shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
     return {**metrics, "written_by_this_process": trainer.is_world_process_zero()}

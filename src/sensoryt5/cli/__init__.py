@@ -22,7 +22,7 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     """Attach the command groups (imported here so that `sensoryt5 --help` stays fast)."""
-    from sensoryt5.cli import data_cmd, export_cmd, lexicon_cmd, predict_cmd, train_cmd
+    from sensoryt5.cli import data_cmd, export_cmd, lexicon_cmd, predict_cmd, push_cmd, train_cmd
 
     app.add_typer(lexicon_cmd.app, name="lexicon")
     app.add_typer(data_cmd.app, name="data")
@@ -33,6 +33,7 @@ def _register() -> None:
     app.command()(predict_cmd.predict)
     app.command()(predict_cmd.explain)
     app.command()(predict_cmd.serve)
+    app.command()(push_cmd.push)
 
 
 def main() -> None:

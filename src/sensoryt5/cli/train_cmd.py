@@ -24,8 +24,10 @@ def train(
     dataset: str = typer.Option(..., help="Bundled data set (see `sensoryt5 data list`), a CSV/TSV/JSONL/Parquet "
                                           "file or folder, or hf:NAME."),
     output: Path = typer.Option(..., help="Folder for the trained model (+ train_metrics.json)."),
-    backbone: str = typer.Option("minilm", help="minilm (bundled all-MiniLM-L6-v2), a T5 or BERT-family hub "
-                                                "name (t5-large is the paper's) or a local folder."),
+    backbone: str = typer.Option("minilm", help="minilm (bundled all-MiniLM-L6-v2), a hub name (t5-large is the "
+                                                "paper's) or a local folder: T5, BERT, RoBERTa, ELECTRA, DeBERTa-v2, "
+                                                "DistilBERT, MPNet, ModernBERT; another encoder gets an adapter key "
+                                                "projection of its own (see README)."),
     sensory: str = typer.Option("norms", help="norms, random, shuffled or none (the baseline)."),
     fusion: str = typer.Option("paper", help="paper, residual, gate, late or input."),
     dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list."),
