@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 
 from sensoryt5.cli.checks import available_devices
@@ -45,3 +49,41 @@ def test_an_absent_device_fails_before_the_model_is_loaded(command, tmp_path):
 def test_a_misspelt_device_names_the_flag(tmp_path):
     _one_line_error(_cli("predict", str(tmp_path / "no-model"), "a text", "--device", "gpu"),
                     "--device 'gpu' is not a torch device", "cpu")
+
+
+def test_a_taken_port_is_one_line_naming_port_before_the_model_loads(model_dir, tmp_path):
+    # truncated weights pass the folder check and fail only when loaded: the port error shows the bind comes first
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    (folder / "model.safetensors").write_bytes((model_dir / "model.safetensors").read_bytes()[:100])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli("serve", str(folder), "--port", str(port))
+    _one_line_error(result, f"--port {port} is already in use on 127.0.0.1", "choose another --port")
+
+
+def test_serve_answers_on_the_socket_it_bound_first(model_dir):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "sensoryt5", "serve", str(model_dir), "--port", str(port),
+                               "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=environment)
+    try:
+        for _ in range(600):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer /health within a minute")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[0]
+    assert f"on http://127.0.0.1:{port}" in log
