@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+import sensoryt5
 from sensoryt5.cli.checks import available_devices
 
 
@@ -87,3 +90,42 @@ def test_serve_answers_on_the_socket_it_bound_first(model_dir):
         server.terminate()
         log = server.communicate(timeout=30)[0]
     assert f"on http://127.0.0.1:{port}" in log
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and command group of the app, found by walking its click tree (the root is ())."""
+    import typer
+
+    from sensoryt5.cli import _register, app
+
+    _register()
+    paths, stack = [], [((), typer.main.get_command(app))]
+    while stack:
+        path, command = stack.pop()
+        paths.append(path)
+        stack.extend((path + (name,), sub) for name, sub in getattr(command, "commands", {}).items())  # groups
+    return sorted(set(paths))
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda path: " ".join(path) or "sensoryt5")
+def test_help_fits_80_columns(path):
+    result = _cli(*path, "--help", COLUMNS="80")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Usage:") and "--help" in result.stdout
+    too_wide = [line for line in lines if len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
+    assert not set("╭│╰") & set(result.stdout)  # plain wrapped text, not rich panels (which squeeze the columns)
+
+
+def test_every_command_is_checked_for_help():
+    paths = _command_paths()
+    assert {("serve",), ("predict",), ("train",), ("lexicon",), ("lexicon", "lookup"), ("data", "list")} <= set(paths)
+
+
+def test_version_is_the_package_version():
+    result = _cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"sensoryt5 {sensoryt5.__version__}"
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^version = "(.+)"$', pyproject, re.MULTILINE).group(1) == sensoryt5.__version__
