@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -129,3 +130,81 @@ def test_version_is_the_package_version():
     assert result.stdout.strip() == f"sensoryt5 {sensoryt5.__version__}"
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^version = "(.+)"$', pyproject, re.MULTILINE).group(1) == sensoryt5.__version__
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _readme_api() -> tuple[list, dict[tuple[str, str], list]]:
+    """The JSON blocks of README's "HTTP API" section: those before the first endpoint, and those of each endpoint
+    (a paragraph opening with `METHOD /path`): the request then the answer for POST, the answer for GET."""
+    section = README.read_text(encoding="utf-8").split("### HTTP API\n", 1)[1]
+    section = re.split(r"^##", section, maxsplit=1, flags=re.MULTILINE)[0]
+    preamble, *parts = re.split(r"^`(GET|POST) (/\S*)`", section, flags=re.MULTILINE)
+    blocks = [[json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+              for text in [preamble, *parts[2::3]]]
+    return blocks[0], {(method, path): found for method, path, found in zip(parts[::3], parts[1::3], blocks[1:])}
+
+
+def _shape(value):
+    """The keys of `value` at every depth, lists by their first item, leaves by their JSON type."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+@pytest.fixture(scope="module")
+def api(clf):
+    from fastapi.testclient import TestClient
+
+    from sensoryt5.serving import create_app
+
+    with TestClient(create_app(clf)) as client:
+        yield client
+
+
+def test_the_readme_documents_every_endpoint_as_the_server_answers(api):
+    error_example, endpoints = _readme_api()
+    assert set(endpoints) == {("POST", "/v1/predict"), ("POST", "/v1/explain"), ("GET", "/v1/labels"),
+                              ("GET", "/health")}
+    for (method, path), blocks in endpoints.items():
+        if method == "POST":
+            request, documented = blocks
+            response = api.post(path, json=request)
+        else:
+            (documented,) = blocks
+            response = api.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert _shape(response.json()) == _shape(documented), path
+    request, documented = error_example
+    response = api.post("/v1/predict", json=request)
+    assert response.status_code == 422 and response.json() == documented
+
+
+def test_the_openapi_page_is_served(api):
+    assert "`/docs`" in README.read_text(encoding="utf-8")
+    page = api.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text and "/openapi.json" in page.text
+    assert {"/v1/predict", "/v1/explain", "/v1/labels", "/health"} <= set(api.get("/openapi.json").json()["paths"])
+
+
+def _keys(value) -> set[str]:
+    """Every key of `value`'s objects, at any depth."""
+    if isinstance(value, dict):
+        return set(value).union(*map(_keys, value.values()))
+    return set().union(*map(_keys, value)) if isinstance(value, list) else set()
+
+
+def test_serve_help_requests_are_accepted_and_answered_as_shown(api):
+    help_text = _cli("serve", "--help", COLUMNS="80").stdout.split("Arguments:")[0].split("  errors (413, 422)")[0]
+    parts = re.split(r"^  (POST|GET) (/\S+)", help_text, flags=re.MULTILINE)[1:]
+    documented = set()
+    for method, path, text in zip(parts[::3], parts[1::3], parts[2::3]):
+        request, _, answer = text.partition("->")
+        response = api.post(path, json=json.loads(request)) if method == "POST" else api.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert set(re.findall(r'"(\w+)":', answer)) <= _keys(response.json()), path
+        documented.add(path)
+    assert documented == {"/v1/predict", "/v1/explain", "/v1/labels", "/health"}

@@ -167,8 +167,25 @@ def serve(
     model_batch_size: int = typer.Option(32, min=1, help="Padded batch size inside one model call."),
     device: str | None = DEVICE,
 ) -> None:
-    """Serve the model over HTTP until Ctrl+C: POST /v1/predict, POST /v1/explain, GET /v1/labels, GET /health,
-    and a demo page at /."""
+    """Serve the model over HTTP until Ctrl+C, with a demo page at / and the OpenAPI page at /docs.
+
+    The port is bound before the model loads. Requests and answers (README.md, "HTTP API", has them in full):
+
+    \b
+    POST /v1/predict  {"texts": ["The soup smelled rotten"], "top_k": 2}
+      -> {"predictions": [[{"label": "anger", "score": 0.2379},
+                           {"label": "fear", "score": 0.2289}]]}
+    POST /v1/explain  {"text": "The soup smelled rotten", "top_k": 2}
+      -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
+          "token_positions": [2], "source": "exact", "vector": {"gustatory":
+          4.091, ...}, "start": 4, "end": 8, "sense": "gustatory", "strength":
+          4.091, "attention": 0.0913}, ...], "predictions": [...]}
+    GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
+                          null, "sensory_dims": [...], "senses": {...},
+                          "max_batch_size": 64, "max_text_length": 2000}
+    GET /health       -> {"status": "ok", "model_calls": 1, "queued": 0}
+    errors (413, 422) -> {"error": "<one line>", "detail": ...}
+    """
     from sensoryt5.serving import serve as run_server
 
     check_device(device)
