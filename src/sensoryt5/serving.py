@@ -25,6 +25,9 @@ wrong types, empty lists or unknown fields. Bad input never causes a 500.
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,7 +46,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, text_problem
+from sensoryt5.errors import OptionError
+from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, check_model_folder, text_problem
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -331,13 +335,44 @@ def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text
     return app
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host`:`port`; OptionError naming `--port` (or `--host`) when it cannot be had."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as error:
+        raise OptionError(f"--host {host}: not an address of this machine ({error.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a just-closed port is reusable
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise OptionError(f"--port {port} is already in use on {host}; stop that server or choose another "
+                              "--port") from None
+        if error.errno == errno.EACCES:
+            raise OptionError(f"--port {port}: permission denied (ports below 1024 need privileges); choose "
+                              "another --port") from None
+        raise OptionError(f"--host {host} --port {port}: cannot listen there ({error.strerror})") from None
+    return sock
+
+
 def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_batch_size: int = 64,
           max_text_length: int = 2000, batch_wait_ms: float = 5.0, model_batch_size: int = 32,
           device: str | None = None, log_level: str = "info") -> None:
-    """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise)."""
+    """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise).
+
+    The body of `sensoryt5 serve`: a wrong folder or a taken port fails at once, before the model is loaded.
+    """
     import uvicorn
 
+    check_model_folder(model_dir)
+    sock = listening_socket(host, port)
     classifier = SensoryClassifier.from_pretrained(model_dir, device=device)
     app = create_app(classifier, max_batch_size=max_batch_size, max_text_length=max_text_length,
                      batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
+    address = f"[{host}]" if ":" in host else host
+    logging.getLogger("uvicorn.error").info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from sensoryt5 import __version__
 from sensoryt5.errors import SensoryT5Error, command_line_hints
 
 app = typer.Typer(
@@ -15,9 +16,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help text, wrapped to the terminal by click
 )
 
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    """`--version`: print the package version and stop."""
+    if value:
+        typer.echo(f"sensoryt5 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Options of `sensoryt5` itself (the commands are registered by `_register`)."""
 
 
 def _register() -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sensoryt5.cli.checks import DEVICE, check_device
 from sensoryt5.errors import InputError
 
 console = Console()
@@ -47,11 +48,12 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when "
                                                                                   "stderr is a terminal)."),
-    device: str | None = typer.Option(None, help="Torch device (default: cuda when available, else cpu)."),
+    device: str | None = DEVICE,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
     from sensoryt5.inference import TextFileReader, check_output_path
 
+    check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     if input_file is None:
         if output is not None:
@@ -89,9 +91,10 @@ def explain(
     text: str = typer.Argument(..., help="The text to explain."),
     top_k: int = typer.Option(5, min=1, help="Emotions to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    device: str | None = typer.Option(None, help="Torch device (default: cuda when available, else cpu)."),
+    device: str | None = DEVICE,
 ) -> None:
     """Show the text's words coloured by their dominant sense, how each was found, and the top emotions."""
+    check_device(device)
     result = _load(model_dir, device).explain(text, top_k=top_k)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
@@ -162,11 +165,29 @@ def serve(
     batch_wait_ms: float = typer.Option(5.0, min=0.0, help="Most milliseconds a request waits for others to "
                                                            "join its model batch."),
     model_batch_size: int = typer.Option(32, min=1, help="Padded batch size inside one model call."),
-    device: str | None = typer.Option(None, help="Torch device (default: cuda when available, else cpu)."),
+    device: str | None = DEVICE,
 ) -> None:
-    """Serve the model over HTTP until Ctrl+C: POST /v1/predict, POST /v1/explain, GET /v1/labels, GET /health,
-    and a demo page at /."""
+    """Serve the model over HTTP until Ctrl+C, with a demo page at / and the OpenAPI page at /docs.
+
+    The port is bound before the model loads. Requests and answers (README.md, "HTTP API", has them in full):
+
+    \b
+    POST /v1/predict  {"texts": ["The soup smelled rotten"], "top_k": 2}
+      -> {"predictions": [[{"label": "anger", "score": 0.2379},
+                           {"label": "fear", "score": 0.2289}]]}
+    POST /v1/explain  {"text": "The soup smelled rotten", "top_k": 2}
+      -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
+          "token_positions": [2], "source": "exact", "vector": {"gustatory":
+          4.091, ...}, "start": 4, "end": 8, "sense": "gustatory", "strength":
+          4.091, "attention": 0.0913}, ...], "predictions": [...]}
+    GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
+                          null, "sensory_dims": [...], "senses": {...},
+                          "max_batch_size": 64, "max_text_length": 2000}
+    GET /health       -> {"status": "ok", "model_calls": 1, "queued": 0}
+    errors (413, 422) -> {"error": "<one line>", "detail": ...}
+    """
     from sensoryt5.serving import serve as run_server
 
+    check_device(device)
     run_server(model_dir, host=host, port=port, max_batch_size=max_batch_size, max_text_length=max_text_length,
                batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sensoryt5.cli.checks import DEVICE, check_device
 from sensoryt5.training import option_help
 
 console = Console()
@@ -96,11 +97,15 @@ def evaluate(
                                                      "confusion matrix (default MODEL_DIR/eval-DATASET-SPLIT)."),
     batch_size: int = typer.Option(64, help="Prediction batch size."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    device: str | None = DEVICE,
 ) -> None:
     """Accuracy, macro-F1, weighted-F1, per-class scores, confusion matrix and predictions of a split."""
     from sensoryt5.evaluation import evaluate as run_evaluation
+    from sensoryt5.inference import SensoryClassifier
 
-    report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size)
+    check_device(device)
+    report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
+                            classifier=SensoryClassifier.from_pretrained(model_dir, device=device))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

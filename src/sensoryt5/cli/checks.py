@@ -1,0 +1,39 @@
+"""Checks of command-line options that run before a command loads a model, so mistakes fail in a second."""
+
+from __future__ import annotations
+
+import typer
+
+from sensoryt5.errors import OptionError
+
+DEVICE = typer.Option(None, help="Torch device: cpu, cuda, cuda:1, mps (default: cuda when available, else cpu).")
+
+
+def available_devices() -> list[str]:
+    """The torch devices this machine can use: cpu, then cuda:0, cuda:1, ... and mps where present."""
+    import torch
+
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0)]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device: str | None) -> None:
+    """OptionError naming `--device` and the available devices unless `device` (None: automatic) exists here."""
+    if device is None:
+        return
+    import torch
+
+    available = available_devices()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise OptionError(f"--device {device!r} is not a torch device (available here: {', '.join(available)})"
+                          ) from None
+    index = parsed.index or 0
+    name = f"cuda:{index}" if parsed.type == "cuda" else parsed.type if index == 0 else f"{parsed.type}:{index}"
+    if name not in available:
+        raise OptionError(f"--device {device}: not available on this machine (available here: "
+                          f"{', '.join(available)})")
