@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensoryt5.alignment import SensoryProcessor
-from sensoryt5.inference import SensoryClassifier
+from sensoryt5.classifier import SensoryClassifier
 from sensoryt5.lexicon import FOUND_SOURCES, SOURCES, SensoryLexicon
 from sensoryt5.norms import load_norms
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_inference import TEXTS
 
-from sensoryt5.inference import SENSE_COLOURS
+from sensoryt5.classifier import SENSE_COLOURS
 from sensoryt5.serving import DEFAULT_HOST, create_app, serve
 
 MAX_BATCH, MAX_LENGTH = 8, 100

@@ -85,8 +85,8 @@ def evaluate(model_dir: str | Path, dataset: str, split: str = "test", output_di
     Multi-label models use the per-label thresholds tuned on dev at training time (micro- and macro-F1).
     `data_options` are passed to `load_dataset` (default: those recorded in the model's train_metrics.json).
     """
+    from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.data import label_names, load_dataset
-    from sensoryt5.inference import SensoryClassifier
     from sensoryt5.metrics import multi_label_metrics, per_class_report, single_label_metrics
 
     model_dir = Path(model_dir)
