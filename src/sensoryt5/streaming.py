@@ -37,7 +37,6 @@ def output_format(output: str | Path) -> str:
 
 def check_output_path(output: str | Path, input_path: Path) -> None:
     """Reject an output with an unknown extension, whose folder does not exist or that would overwrite the input."""
-    output_format(output)
     if str(output) == STDOUT:
         return
     output = Path(output)
@@ -47,6 +46,7 @@ def check_output_path(output: str | Path, input_path: Path) -> None:
         raise InputError("the output file is the input file; choose another output", file=str(output))
     if output.is_dir():
         raise InputError("the output is a folder; name a file, e.g. predictions.jsonl", file=str(output))
+    output_format(output)
 
 
 @dataclass
