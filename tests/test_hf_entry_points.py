@@ -29,6 +29,15 @@ def test_import_sensoryt5_imports_neither_torch_nor_transformers():
     assert json.loads(result.stdout) == []
 
 
+def test_help_imports_neither_torch_nor_transformers():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "sensoryt5", "--help"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "Usage" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "import time:" in line}
+    assert "sensoryt5.cli" in imported and not imported & {"torch", "transformers"}
+
+
 def test_public_names_resolve_to_their_objects():
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.data import load_dataset
