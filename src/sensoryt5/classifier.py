@@ -35,7 +35,6 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[n
         yield order[start:start + batch_size]
 
 
-
 def dominant_sense(vector: dict[str, float]) -> tuple[str | None, float]:
     """The perceptual sense with the highest rating in `vector` and that rating (None, 0.0 when none is > 0)."""
     senses = [(vector[s], s) for s in PERCEPTUAL if s in vector and vector[s] > 0]
