@@ -197,7 +197,6 @@ def _check_top_k(top_k: int | None) -> None:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
 
 
-
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """A character span without surrounding whitespace (SentencePiece offsets may include the leading space)."""
     while start < end and text[start].isspace():

@@ -255,7 +255,6 @@ class TextFileReader:
                 yield self._rows_read, self._text(text, self._rows_read), ident
 
 
-
 class _JsonlWriter:
     """One JSON object per line: {"row", ["id",] "text", "predictions"}."""
 
