@@ -133,7 +133,7 @@ def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, 
 
 def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
     """The data options a model was trained with (columns, separator, hashtag masking), if recorded."""
-    from sensoryt5.training import METRICS_FILE as TRAIN_METRICS
+    from sensoryt5.model_folder import METRICS_FILE as TRAIN_METRICS
 
     path = model_dir / TRAIN_METRICS
     if not path.is_file():

@@ -1,18 +1,23 @@
 """A saved model folder: check it and load its model, from safetensors only.
 
 A pickle checkpoint (`pytorch_model.bin`, `*.pt`) is refused, because unpickling a file can run arbitrary code.
-`sensoryt5 train` writes the folder (`sensoryt5.training.write_model_folder`).
+`write_model_folder` saves one (as `sensoryt5 train` does) so that an interrupted write never leaves a folder that
+loads.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from sensoryt5.atomic import default_mode, write_json
 from sensoryt5.errors import ModelLoadError, one_line
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+METRICS_FILE = "train_metrics.json"  # the training metrics saved beside the weights
 
 
 def check_model_folder(folder: str | Path) -> Path:
@@ -72,3 +77,18 @@ def load_model(folder: str | Path, device: str | None = None) -> Any:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
 
+
+def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[str, Any]) -> None:
+    """Save model, processor and metrics into `output`: files renamed into place, `config.json` last."""
+    staging = output / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    processor.save_pretrained(staging)
+    write_json(staging / METRICS_FILE, metrics)
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    for path in sorted(files, key=lambda p: p.name == "config.json"):
+        path.chmod(default_mode())
+        target = output / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(staging, ignore_errors=True)
