@@ -87,7 +87,7 @@ def pipeline_model(model_dir: Path, folder: Path) -> Path:
     """Save into `folder` a plain sequence classifier whose encoder is the fine-tuned backbone of `model_dir`."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from sensoryt5.inference import load_model
+    from sensoryt5.model_folder import load_model
 
     model = load_model(model_dir, device="cpu")
     config = AutoConfig.for_model(**{**model.config.backbone_config, "id2label": model.config.id2label,
@@ -105,7 +105,7 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str) -> list[
     """Paired timings of SensoryClassifier.predict against the pipeline on `texts`, same batch size."""
     from transformers import pipeline
 
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     classifier = SensoryClassifier.from_pretrained(model_dir, device="cpu")
     max_length = classifier.processor.max_length

@@ -50,8 +50,8 @@ def export_files(model_dir: Path, folder: Path) -> dict[str, Path]:
 
 def classifiers(model_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
     """SensoryClassifier on PyTorch and on each ONNX file (onnxruntime on `THREADS` threads)."""
+    from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.export import OnnxRunner
-    from sensoryt5.inference import SensoryClassifier
 
     backends = {"torch": SensoryClassifier.from_pretrained(model_dir, device="cpu")}
     for precision, path in files.items():

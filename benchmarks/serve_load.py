@@ -175,7 +175,7 @@ def measure(model_dir: Path, n_requests: int, deadline_s: float, name: str) -> F
     import httpx
     import torch
 
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     torch.set_num_threads(THREADS)
     per_round = request_texts(n_requests // ROUNDS)

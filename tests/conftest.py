@@ -130,7 +130,7 @@ def model_dir(tmp_path_factory, tiny_bert_folder) -> Path:
 @pytest.fixture(scope="session")
 def clf(model_dir):
     """The toy model on the CPU (tests that patch it use monkeypatch, which restores it)."""
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     return SensoryClassifier.from_pretrained(model_dir, device="cpu")
 

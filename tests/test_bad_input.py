@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from sensoryt5.classifier import SensoryClassifier
 from sensoryt5.errors import InputError, ModelLoadError, SensoryT5Error
-from sensoryt5.inference import SensoryClassifier
 from sensoryt5.serving import create_app
 
 MAX_BATCH, MAX_LENGTH = 8, 100

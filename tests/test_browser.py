@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier
+from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
 from sensoryt5.serving import create_app
 
 CHROMIUM = "/usr/bin/chromium"

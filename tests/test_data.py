@@ -359,8 +359,8 @@ def test_hub_data_is_mapped_like_a_file(monkeypatch):
 
 
 @pytest.mark.parametrize("content, message, row, column", [
-    ("text,label\nfine,joy\n   ,sad\n", "empty or whitespace-only text", 3, "text"),
-    ("text,label\nfine,joy\n,sad\n", "empty or whitespace-only text", 3, "text"),
+    ("text,label\nfine,joy\n   ,sad\n", "the text is blank", 3, "text"),
+    ("text,label\nfine,joy\n,sad\n", "the text is blank", 3, "text"),
     ('text,label\n"two\nlines",joy\nok,\n', "empty or missing label", 4, "label"),  # row = editor line
     ("text,label\nfine,joy\nsemicolon;sad\n", "1 field(s) but the header has 2 (text, label); mixed delimiters",
      3, "label"),
@@ -418,7 +418,7 @@ def test_label_only_in_test_is_rejected_with_its_row(tmp_path):
 def test_jsonl_errors_use_line_numbers(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"text": "a", "label": "joy"}\n\n{"text": "  ", "label": "joy"}\n', encoding="utf-8")
-    error = raises_input_error("empty or whitespace-only text", path)
+    error = raises_input_error("the text is blank", path)
     assert (error.row, error.column) == (3, "text")
     path.write_text('{"text": "a", "label": "joy"}\n{"text": "b", label: 1}\n', encoding="utf-8")
     assert raises_input_error("invalid JSON", path).row == 2
@@ -434,7 +434,7 @@ def test_skip_invalid_counts_and_logs_every_skipped_row(tmp_path, caplog):
         dd = data.load_dataset(path, skip_invalid=True)
     assert sum(data.describe(dd)["splits"].values()) == 20
     assert data.describe(dd)["report"]["skipped_rows"] == {
-        "train": {"empty text": 1, "empty label": 1, "wrong field count": 1}}
+        "train": {"blank": 1, "empty label": 1, "wrong field count": 1}}
     assert "skipped 3 invalid row(s)" in caplog.text
 
 

@@ -94,7 +94,7 @@ def _assert_matches(model, path: Path, processor, batches: list[list[str]]) -> N
 @pytest.mark.parametrize("kind", ["bert", "t5"])
 def test_onnx_logits_match_pytorch_at_several_shapes(kind, request, dev_texts):
     from sensoryt5.alignment import SensoryProcessor
-    from sensoryt5.inference import load_model
+    from sensoryt5.model_folder import load_model
 
     folder = request.getfixturevalue(f"{kind}_model")
     model, processor = load_model(folder, device="cpu"), SensoryProcessor.from_pretrained(folder)
@@ -126,7 +126,7 @@ def test_every_sensory_mode_and_fusion_exports(backbone, mode, fusion, t5_states
 
 
 def test_onnx_backend_predicts_like_torch(bert_model, dev_texts):
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     texts = dev_texts[:64]
     with_torch = SensoryClassifier.from_pretrained(bert_model, device="cpu")
@@ -158,7 +158,7 @@ def test_runner_refuses_missing_corrupt_and_foreign_files(tmp_path, bert_model):
     import onnx
     from onnx import TensorProto, helper
 
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     with pytest.raises(ModelLoadError, match="does not exist"):
         OnnxRunner(tmp_path / "absent.onnx")

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import InputError
-from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, TextFileReader
+from sensoryt5.streaming import TextFileReader
 
 TEXTS = ["sweet honey cake at home", "loud thunder", "rotten smelly garbage again and again and again",
-         "I smelled fresh bread and heard loud music in the street", "", "cold", "dark scary shadow there",
+         "I smelled fresh bread and heard loud music in the street", "ok", "cold", "dark scary shadow there",
          "happy music party", "slimy greasy mould on the old cheese in the fridge"]
 
 
@@ -144,15 +145,18 @@ def test_explain_words_sources_senses_and_attention(clf):
     np.testing.assert_allclose([p["score"] for p in result["predictions"]], [p["score"] for p in direct], atol=1e-5)
 
 
-def test_explain_empty_text(clf):
-    result = clf.explain("")
-    assert result["words"] == [] and len(result["predictions"]) == 3
+@pytest.mark.parametrize("text", ["", " \n\t"])
+def test_blank_text_is_an_error_naming_its_index(clf, text):
+    with pytest.raises(InputError, match=r"^the text is blank$"):
+        clf.explain(text)
+    with pytest.raises(InputError, match=r"^texts\[1\] is blank$"):
+        clf.predict(["sweet honey cake", text])
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # predict_file
 
-ROWS = [("a1", "sweet honey cake, at home"), ("a2", "loud thunder\nover the hills"), ("a3", ""),
+ROWS = [("a1", "sweet honey cake, at home"), ("a2", "loud thunder\nover the hills"), ("a3", "fresh"),
         ("a4", 'she said "rotten" twice'), ("a5", "cold"), ("a6", "happy music party"), ("a7", "dark scary shadow"),
         ("a8", "I smelled fresh bread")]
 
@@ -178,7 +182,7 @@ def test_predict_file_round_trip_in_chunks(clf, tmp_path, monkeypatch, suffix, r
     predict = clf.predict
     monkeypatch.setattr(clf, "predict", lambda texts, **kw: calls.append(len(texts)) or predict(texts, **kw))
     summary = clf.predict_file(source, tmp_path / "out.jsonl", chunk_size=3, top_k=2, id_column="id")
-    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl")}
+    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl"), "skipped": {}}
     assert calls == [3, 3, 2]  # three chunks
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = [text.replace("\n", " ") if suffix == ".tsv" else text for _, text in ROWS]
@@ -218,7 +222,7 @@ def test_reader_streams_without_reading_the_whole_file(tmp_path):
     ("latin1.csv", b"text\nfine\ncaf\xe9 au lait\n", 3, "text", "byte 0xe9 is not valid UTF-8"),
     ("quote.csv", b'text,id\n"fine",1\n"broken,2\n', 3, "text", "broken quoting"),
     ("fields.csv", b"text,id\nfine,1\ntoo,many,fields\n", 3, "id", "3 field(s)"),
-    ("nulltext.jsonl", b'{"text": "fine"}\n\n{"text": null}\n', 3, "text", "missing text"),
+    ("nulltext.jsonl", b'{"text": "fine"}\n\n{"text": null}\n', 3, "text", "the text is missing"),
     ("number.jsonl", b'{"text": "fine"}\n{"text": 42}\n', 2, "text", "text is a int"),
     ("nokey.jsonl", b'{"text": "fine"}\n{"body": "x"}\n', 2, "text", "no key 'text'"),
     ("badjson.jsonl", b'{"text": "fine"}\n{"text": \n', 2, None, "invalid JSON"),
@@ -242,7 +246,7 @@ def test_parquet_problems_are_located(clf, tmp_path):
     pd.DataFrame({"text": ["fine", "also fine", None]}).to_parquet(path)
     with pytest.raises(InputError) as error:
         clf.predict_file(path, tmp_path / "out.jsonl", chunk_size=2)
-    assert (error.value.row, error.value.column) == (3, "text") and "missing text" in str(error.value)
+    assert (error.value.row, error.value.column) == (3, "text") and "the text is missing" in str(error.value)
     with pytest.raises(InputError, match="no column 'body'; the columns are 'text'"):
         clf.predict_file(path, tmp_path / "out.jsonl", text_column="body")
     (tmp_path / "fake.parquet").write_bytes(b"not parquet at all")

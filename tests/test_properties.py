@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensoryt5.alignment import SensoryProcessor
-from sensoryt5.inference import SensoryClassifier
+from sensoryt5.classifier import SensoryClassifier
 from sensoryt5.lexicon import FOUND_SOURCES, SOURCES, SensoryLexicon
 from sensoryt5.norms import load_norms
 
@@ -20,6 +20,7 @@ WORDY = st.lists(st.one_of(st.sampled_from(ENTRIES), st.sampled_from([",", "!", 
                  max_size=30).map(" ".join)  # norms entries (single and multi-word) among punctuation and noise
 TEXT = st.one_of(st.text(UNICODE, max_size=300), WORDY)
 TEXTS = st.lists(TEXT, min_size=1, max_size=4)
+CLASSIFIABLE = st.lists(TEXT.filter(str.strip), min_size=1, max_size=4)  # blank texts are refused (texts.py)
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -104,7 +105,7 @@ def classifier(request, tiny_bert_folder, tiny_t5_folder, lexicon) -> SensoryCla
                                                      max_length=48))
 
 
-@given(texts=TEXTS, top_k=st.one_of(st.none(), st.integers(1, 5)))
+@given(texts=CLASSIFIABLE, top_k=st.one_of(st.none(), st.integers(1, 5)))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_predict_gives_one_ranked_distribution_per_text(classifier: SensoryClassifier, texts: list[str], top_k):
     predictions = classifier.predict(texts, batch_size=3, top_k=top_k)
@@ -120,11 +121,19 @@ def test_predict_gives_one_ranked_distribution_per_text(classifier: SensoryClass
         np.testing.assert_allclose(scores, np.sort(row)[::-1][:len(ranked)], atol=1e-5)
 
 
-@given(texts=TEXTS, at=st.integers(0, 3), surrogate=st.integers(0xD800, 0xDFFF))
+@given(texts=CLASSIFIABLE, at=st.integers(0, 3), surrogate=st.integers(0xD800, 0xDFFF))
 @settings(max_examples=30, deadline=None)
 def test_text_that_is_not_valid_unicode_is_refused_by_name(classifier: SensoryClassifier, texts: list[str], at: int,
                                                            surrogate: int):
     at = min(at, len(texts) - 1)
     texts = [*texts[:at], texts[at] + chr(surrogate), *texts[at + 1:]]
-    with pytest.raises(ValueError, match=f"text {at}: "):
+    with pytest.raises(ValueError, match=rf"^texts\[{at}\] cannot be read: "):
         classifier.predict(texts)
+
+
+@given(texts=CLASSIFIABLE, at=st.integers(0, 4), blank=st.text(" \t\n\r\u00a0\u3000", max_size=5))
+@settings(max_examples=30, deadline=None)
+def test_blank_text_is_refused_by_index(classifier: SensoryClassifier, texts: list[str], at: int, blank: str):
+    at = min(at, len(texts))
+    with pytest.raises(ValueError, match=rf"^texts\[{at}\] is blank$"):
+        classifier.predict([*texts[:at], blank, *texts[at:]])

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sensoryt5.classifier import SensoryClassifier
 from sensoryt5.errors import ModelLoadError
-from sensoryt5.inference import SensoryClassifier
 
 ROWS, BATCH, SAVE_STEPS = 400, 8, 8  # 320 training rows (80/10/10 split): 40 steps an epoch, 2 epochs
 DEADLINE_S = 300.0

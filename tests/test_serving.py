@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_inference import TEXTS
 
-from sensoryt5.inference import SENSE_COLOURS
+from sensoryt5.classifier import SENSE_COLOURS
 from sensoryt5.serving import DEFAULT_HOST, create_app, serve
 
 MAX_BATCH, MAX_LENGTH = 8, 100
@@ -103,7 +103,10 @@ GARBAGE = [
     ("top_k zero", b'{"texts": ["a"], "top_k": 0}', "application/json", "greater than or equal to 1"),
     ("top_k text", b'{"texts": ["a"], "top_k": "3"}', "application/json", "valid integer"),
     ("top_k bool", b'{"texts": ["a"], "top_k": true}', "application/json", "valid integer"),
-    ("lone surrogate", b'{"texts": ["\\ud800"]}', "application/json", "texts[0]: text holds a lone surrogate"),
+    ("lone surrogate", b'{"texts": ["\\ud800"]}', "application/json",
+     "texts[0] cannot be read: it holds a lone surrogate"),
+    ("blank text", b'{"texts": ["fine", " \\n "]}', "application/json", "texts[1] is blank"),
+    ("empty text", b'{"texts": [""]}', "application/json", "texts[0] is blank"),
 ]
 
 
@@ -117,10 +120,10 @@ def test_garbage_is_422_with_a_clear_message(client, name, body, content_type, m
 
 
 @pytest.mark.parametrize("body", [b'{"text": null}', b'{"text": ["a"]}', b'{"texts": ["a"]}', b"\x00\xff",
-                                  b'{"text": "\\udc80"}'])
+                                  b'{"text": "\\udc80"}', b'{"text": "  "}'])
 def test_explain_garbage_is_422(client, body):
     response = client.post("/v1/explain", content=body, headers={"content-type": "application/json"})
-    assert response.status_code == 422 and response.json()["error"].startswith(("invalid request", "text:"))
+    assert response.status_code == 422 and response.json()["error"].startswith(("invalid request", "text "))
 
 
 def test_unknown_routes_and_methods_answer_json(client):

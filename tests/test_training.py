@@ -47,8 +47,8 @@ def test_train_writes_a_self_contained_model_folder(trained):
 
 
 def test_saved_model_reproduces_dev_metrics(trained):
+    from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.data import label_array, load_dataset
-    from sensoryt5.inference import SensoryClassifier
     from sensoryt5.metrics import single_label_metrics
 
     output, metrics = trained
@@ -187,7 +187,7 @@ def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_ber
     recorded = json.loads((output / "train_metrics.json").read_text())
     assert recorded["world_size"] == 2 and recorded["train_examples"] == 64
     assert not (output / "checkpoints").exists() and not (output / ".staging").exists()
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     clf = SensoryClassifier.from_pretrained(output, device="cpu")
     assert len(clf.predict(["I was so happy to see my friends."])[0]) == 7

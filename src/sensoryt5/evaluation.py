@@ -85,8 +85,8 @@ def evaluate(model_dir: str | Path, dataset: str, split: str = "test", output_di
     Multi-label models use the per-label thresholds tuned on dev at training time (micro- and macro-F1).
     `data_options` are passed to `load_dataset` (default: those recorded in the model's train_metrics.json).
     """
+    from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.data import label_names, load_dataset
-    from sensoryt5.inference import SensoryClassifier
     from sensoryt5.metrics import multi_label_metrics, per_class_report, single_label_metrics
 
     model_dir = Path(model_dir)
@@ -133,7 +133,7 @@ def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, 
 
 def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
     """The data options a model was trained with (columns, separator, hashtag masking), if recorded."""
-    from sensoryt5.training import METRICS_FILE as TRAIN_METRICS
+    from sensoryt5.model_folder import METRICS_FILE as TRAIN_METRICS
 
     path = model_dir / TRAIN_METRICS
     if not path.is_file():

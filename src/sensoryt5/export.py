@@ -244,7 +244,7 @@ def _staged(output: Path) -> Iterator[Path]:
 def check_export_options(model_dir: str | Path, output: str | Path, fmt: str = "onnx", opset: int = DEFAULT_OPSET,
                          overwrite: bool = False) -> Path:
     """Validate `sensoryt5 export` options before any heavy import; InputError/ModelLoadError name the problem."""
-    from sensoryt5.inference import check_model_folder
+    from sensoryt5.model_folder import check_model_folder
 
     if fmt.lower() not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -270,7 +270,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     folder = check_export_options(model_dir, output, fmt, opset, overwrite)
 
     from sensoryt5.alignment import SensoryProcessor
-    from sensoryt5.inference import load_model
+    from sensoryt5.model_folder import load_model
 
     model = load_model(folder, device="cpu").float()
     processor = SensoryProcessor.from_pretrained(folder)

@@ -18,18 +18,20 @@ values, and the token-level fusions (`paper`, `residual`, `gate`) cannot carry s
 `input` fusions, and `t5_states="encoder"` (H from the encoder instead), do not have that limitation.
 
 Importing this module registers the `sensoryt5` model type with `AutoConfig` and
-`AutoModelForSequenceClassification`, so that a saved folder loads with either.
+`AutoModelForSequenceClassification`, so that a saved folder loads with either (`import sensoryt5` arranges the same
+without importing torch, see `sensoryt5.auto_classes`). A model loaded from a folder with its
+`sensory_processor.json` remembers that folder, so that `model(**tokenizer(texts, return_tensors="pt"))` works:
+`forward` computes the sensory tensor from `input_ids` with the folder's `SensoryProcessor` when `sensory` is absent.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -43,13 +45,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from .backbones import resolve_backbone
-from .errors import check_choice
-from .fusion import FUSIONS, TOKEN_FUSIONS, InputFusion, build_fusion, masked_mean
-from .norms import PERCEPTUAL, parse_dims
-
-SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
-PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")
-T5_STATES: tuple[str, ...] = ("decoder", "encoder")
+from .configuration import SensoryConfig
+from .fusion import TOKEN_FUSIONS, InputFusion, build_fusion, masked_mean
 
 # Encoder-decoder (T5) families: `config.t5_states` picks the stack whose last block gives H and K.
 T5_FAMILIES: tuple[str, ...] = ("t5", "mt5", "umt5")
@@ -89,76 +86,6 @@ def key_projection_path(backbone_config: PreTrainedConfig, t5_states: str = "dec
         f"a backbone is an encoder (a family with a masked-LM head) or one of the supported families: "
         f"{', '.join(SUPPORTED_BACKBONES)}"
     )
-
-
-@strict
-class SensoryConfig(PreTrainedConfig):
-    r"""Configuration of `SensoryT5ForSequenceClassification`.
-
-    backbone_config (`dict`): the backbone's configuration (`to_dict()`, with its `model_type`; a config object is
-        converted), so that a saved folder rebuilds the backbone offline.
-    backbone_name_or_path (`str`, *optional*): where the pretrained backbone came from (informational).
-    sensory_mode (`str`, defaults to `"norms"`): `"norms"`, `"random"` or `"shuffled"` (how the caller built the
-        sensory vectors; all three switch the sensory branch on) or `"none"` (the paper's baseline: no sensory branch).
-    sensory_dims (`list[str]`, defaults to the six perceptual dimensions): names of the sensory columns.
-    fusion (`str`, defaults to `"paper"`): `"paper"` (A * H), `"residual"` (H + A), `"gate"` (H * sigmoid(W[H; A])),
-        `"late"` (pooled H with sentence-level sensory statistics) or `"input"` (sensory added to input embeddings).
-    t5_states (`str`, defaults to `"decoder"`): for encoder-decoder backbones, the stack whose last hidden states
-        are H: `"decoder"` (the paper; position-independent states, see the module docstring) or `"encoder"`.
-    query_hidden_size (`int`, defaults to 128): hidden width of the sensory query MLP.
-    adapter_heads (`int`, *optional*): heads of the adapter attention; `None`: 16 when d_model is divisible by 16,
-        else the backbone's head count.
-    problem_type (`str`, defaults to `"single_label_classification"`): or `"multi_label_classification"`.
-    label_thresholds (`list[float]`, *optional*): per-label decision thresholds of a multi-label model (0.5 each).
-    class_weights (`list[float]`, *optional*): per-class cross-entropy weights (single-label) or per-label
-        `pos_weight` of the binary cross-entropy (multi-label).
-    max_length (`int`, defaults to 128): token length the processor truncates to (stored, not used by the model).
-    lexicon_config (`dict`): the lexicon/OOV settings the processor was built with (stored, not used by the model).
-    classifier_dropout (`float`, defaults to 0.1): dropout before the classification head.
-    """
-
-    model_type = "sensoryt5"
-
-    backbone_config: dict[str, Any] | PreTrainedConfig | None = None
-    backbone_name_or_path: str | None = None
-    sensory_mode: str = "norms"
-    sensory_dims: list[str] | tuple[str, ...] = field(default_factory=lambda: list(PERCEPTUAL))
-    fusion: str = "paper"
-    t5_states: str = "decoder"
-    query_hidden_size: int = 128
-    adapter_heads: int | None = None
-    label_thresholds: list[float | int] | None = None
-    class_weights: list[float | int] | None = None
-    max_length: int = 128
-    lexicon_config: dict[str, Any] = field(default_factory=dict)
-    classifier_dropout: float | int = 0.1
-
-    def __post_init__(self, **kwargs: Any) -> None:
-        """Normalise lists and check every option, raising ValueError on a bad one."""
-        check_choice("sensory_mode", self.sensory_mode, SENSORY_MODES)
-        check_choice("fusion", self.fusion, FUSIONS)
-        check_choice("t5_states", self.t5_states, T5_STATES)
-        if isinstance(self.backbone_config, PreTrainedConfig):
-            self.backbone_config = self.backbone_config.to_dict()
-        if self.backbone_config is not None and "model_type" not in self.backbone_config:
-            raise ValueError("backbone_config must include the backbone's model_type")
-        self.sensory_dims = list(parse_dims(list(self.sensory_dims)))
-        super().__post_init__(**kwargs)
-        if self.problem_type is None:
-            self.problem_type = "single_label_classification"
-        if self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"unsupported problem_type {self.problem_type!r}; choose from {', '.join(PROBLEM_TYPES)}")
-        for name in ("label_thresholds", "class_weights"):
-            values = getattr(self, name)
-            if values is not None:
-                if len(values) != self.num_labels:
-                    raise ValueError(f"{name} has {len(values)} values for {self.num_labels} labels")
-                setattr(self, name, [float(v) for v in values])
-
-    @property
-    def n_sensory(self) -> int:
-        """Number of sensory dimensions D."""
-        return len(self.sensory_dims)
 
 
 class SensoryT5PreTrainedModel(PreTrainedModel):
@@ -252,6 +179,34 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
                                **labels, **config_kwargs)
         return cls(config, backbone=backbone).to(dtype)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> Any:
+        """`PreTrainedModel.from_pretrained`, remembering a local folder that holds the sensory processor, so that
+        `forward` can compute `sensory` from `input_ids` (see `sensory_from_input_ids`)."""
+        from .alignment import PROCESSOR_FILE
+
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # (model, info) with output_loading_info
+        folder = Path(pretrained_model_name_or_path)
+        if (folder / PROCESSOR_FILE).is_file():
+            model.sensory_processor_folder = folder
+        return loaded
+
+    def sensory_from_input_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The sensory tensor [B, L, D] of `input_ids` [B, L], by the processor saved beside the weights (loaded on
+        first use); ValueError when the model was not loaded from such a folder."""
+        folder = getattr(self, "sensory_processor_folder", None)
+        if folder is None:
+            raise ValueError(f"sensory_mode={self.config.sensory_mode!r} needs `sensory` [batch, length, "
+                             f"{self.config.n_sensory}]; pass it (see SensoryProcessor), or load the model with "
+                             "from_pretrained(folder) from a folder saved with its sensory_processor.json")
+        if getattr(self, "_sensory_processor", None) is None:
+            from .alignment import SensoryProcessor
+
+            self._sensory_processor = SensoryProcessor.from_pretrained(folder)
+        sensory = self._sensory_processor.sensory_tensor(input_ids.detach().cpu().numpy())  # [B, L, D]
+        return torch.from_numpy(sensory).to(device=input_ids.device, dtype=self.classifier.weight.dtype)
+
     def get_input_embeddings(self) -> nn.Module:
         """The backbone's token embeddings."""
         return self.backbone.get_input_embeddings()
@@ -292,9 +247,6 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         """ValueError unless `sensory` is [B, L, n_sensory] for `input_ids` [B, L] (or the branch is off)."""
         if self.fusion is None:
             return
-        if sensory is None:
-            raise ValueError(f"sensory_mode={self.config.sensory_mode!r} needs `sensory` [batch, length, "
-                             f"{self.config.n_sensory}]; only sensory_mode='none' runs without it")
         expected = (*input_ids.shape, self.config.n_sensory)
         if tuple(sensory.shape) != expected:
             raise ValueError(f"`sensory` has shape {tuple(sensory.shape)}; expected {expected} "
@@ -308,8 +260,13 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         labels: torch.Tensor | None = None,
         output_attentions: bool = False,
         return_dict: bool = True,
+        token_type_ids: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
         """Classify `input_ids` [B, L] with `sensory` [B, L, D] (zeros at special and pad tokens).
+
+        Without `sensory` (a tokenizer's output, as `transformers.pipeline` passes it), the sensory tensor is
+        computed from `input_ids` by the folder's processor (`sensory_from_input_ids`). `token_type_ids` is accepted
+        for the same reason and not used: every text is one segment, as in training.
 
         `labels`: class ids [B] (single-label) or multi-hot floats [B, C] (multi-label). With `output_attentions`,
         `attentions` is the adapter's attention averaged over heads [B, L_query, L_key] for the token-level fusions
@@ -318,6 +275,8 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if sensory is None and self.fusion is not None:
+            sensory = self.sensory_from_input_ids(input_ids)
         self._check_sensory(input_ids, sensory)
         hidden = self.backbone_states(input_ids, attention_mask, sensory)  # [B, L, d]
         weights = None

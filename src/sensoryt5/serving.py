@@ -46,8 +46,10 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import OptionError
-from sensoryt5.inference import SENSE_COLOURS, SensoryClassifier, check_model_folder, text_problem
+from sensoryt5.model_folder import check_model_folder
+from sensoryt5.texts import text_problem
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -231,7 +233,8 @@ class BodyLimit:
 
 
 def _check_texts(texts: list[str], field: str, max_batch_size: int, max_text_length: int) -> None:
-    """ApiError 413 for too many or too long texts, 422 for text that is not valid Unicode."""
+    """ApiError 413 for too many or too long texts, 422 for a text that breaks `sensoryt5.texts.text_problem`
+    (blank, not valid Unicode), naming its index."""
     if len(texts) > max_batch_size:
         raise ApiError(413, f"{len(texts)} texts exceed the limit of {max_batch_size} per request; send them in "
                             f"several requests", {"limit": max_batch_size, "received": len(texts)})
@@ -242,8 +245,8 @@ def _check_texts(texts: list[str], field: str, max_batch_size: int, max_text_len
                            {"limit": max_text_length, "received": len(text), "index": i})
         problem = text_problem(text)
         if problem:
-            raise ApiError(422, f"{where}: {problem}", [{"loc": ["body", field, i] if field == "texts"
-                                                        else ["body", field], "msg": problem}])
+            raise ApiError(422, f"{where} {problem.message}", [{"loc": ["body", field, i] if field == "texts"
+                                                                else ["body", field], "msg": problem.message}])
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

@@ -21,11 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sensoryt5.atomic import default_mode, write_json
 from sensoryt5.errors import SensoryT5Error, check_choice, one_line
+from sensoryt5.model_folder import write_model_folder
 
 CHECKPOINTS = "checkpoints"
-METRICS_FILE = "train_metrics.json"
 
 
 @dataclass
@@ -181,22 +180,6 @@ def _last_complete_checkpoint(folder: Path) -> str | None:
             continue
         return str(candidate)
     return None
-
-
-def write_model_folder(output: Path, model: Any, processor: Any, metrics: dict[str, Any]) -> None:
-    """Save model, processor and metrics into `output`: files renamed into place, `config.json` last."""
-    staging = output / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(str(staging))
-    processor.save_pretrained(staging)
-    write_json(staging / METRICS_FILE, metrics)
-    files = sorted(p for p in staging.rglob("*") if p.is_file())
-    for path in sorted(files, key=lambda p: p.name == "config.json"):
-        path.chmod(default_mode())
-        target = output / path.relative_to(staging)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_sensory_options(sensory: str, fusion: str, dims: str, ablate: Sequence[str] = ()) -> None:

@@ -22,7 +22,7 @@ STRONG_RATING = 3.5  # ratings (0-5) from here on are drawn bold; below 2, dim
 
 
 def _load(model_dir: Path, device: str | None) -> Any:
-    from sensoryt5.inference import SensoryClassifier
+    from sensoryt5.classifier import SensoryClassifier
 
     return SensoryClassifier.from_pretrained(model_dir, device=device)
 
@@ -36,8 +36,11 @@ def predict(
     texts: list[str] | None = typer.Argument(None, help="Texts to classify (or use --input)."),
     input_file: Path | None = typer.Option(None, "--input", help="CSV/TSV/JSONL/Parquet file to classify, "
                                                                  "read in chunks."),
-    output: Path | None = typer.Option(None, help="JSON Lines file for the --input predictions (appears only "
-                                                     "when complete)."),
+    output: str | None = typer.Option(None, help="Where the --input predictions go, in the format of its "
+                                                    "extension: .jsonl, .csv or .parquet (appears only when "
+                                                    "complete), or - for JSON Lines on stdout."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip --input rows whose text is blank, "
+                                                                    "missing or not valid text, and count them."),
     text_column: str = typer.Option("text", help="Text column of the --input file."),
     id_column: str | None = typer.Option(None, help="Column of the --input file copied to each output line "
                                                        "as `id`."),
@@ -51,11 +54,13 @@ def predict(
     device: str | None = DEVICE,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
-    from sensoryt5.inference import TextFileReader, check_output_path
+    from sensoryt5.streaming import STDOUT, TextFileReader, check_output_path
 
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     if input_file is None:
+        if skip_invalid:
+            raise InputError("--skip-invalid needs --input FILE")
         if output is not None:
             raise InputError("--output needs --input FILE")
         if not texts:
@@ -74,16 +79,20 @@ def predict(
     if texts:
         raise InputError("pass texts or --input FILE, not both")
     if output is None:
-        raise InputError("--input needs --output FILE (JSON Lines)")
+        raise InputError("--input needs --output FILE (.jsonl, .csv, .parquet, or - for stdout)")
     with TextFileReader(input_file, text_column, chunk_size, id_column) as reader:  # fail before loading the model
         check_output_path(output, reader.path)
     summary = _load(model_dir, device).predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
-        id_column=id_column, progress=show_progress)
+        id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
     if as_json:
-        typer.echo(json.dumps(summary))
-    else:
-        console.print(f"[green]Wrote[/] {summary['rows']} predictions to {summary['output']}")
+        typer.echo(json.dumps(summary), err=output == STDOUT)
+        return
+    report = Console(stderr=True) if output == STDOUT else console  # stdout holds the predictions
+    report.print(f"[green]Wrote[/] {summary['rows']} predictions to {summary['output']}")
+    if skip_invalid:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary["skipped"].items()))
+        report.print(f"Skipped {sum(summary['skipped'].values())} rows" + (f" ({reasons})" if reasons else ""))
 
 
 def explain(
@@ -107,7 +116,7 @@ def explain(
 
 def _word_style(word: dict[str, Any]) -> str:
     """Rich style of a word: its dominant sense's colour, bold when strong, dim when weak; '' without values."""
-    from sensoryt5.inference import SENSE_COLOURS
+    from sensoryt5.classifier import SENSE_COLOURS
 
     if word["sense"] is None:
         return ""
@@ -127,7 +136,7 @@ def _coloured_text(result: dict[str, Any]) -> Text:
 
 def _legend() -> Text:
     """One coloured square and name per sense."""
-    from sensoryt5.inference import SENSE_COLOURS
+    from sensoryt5.classifier import SENSE_COLOURS
 
     legend = Text("senses: ", style="dim")
     for sense, colour in SENSE_COLOURS.items():

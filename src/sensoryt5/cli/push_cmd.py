@@ -24,8 +24,8 @@ def check_push_folder(folder: Path) -> Path:
     import yaml
     from huggingface_hub import ModelCard
 
-    from sensoryt5.inference import check_model_folder
     from sensoryt5.model_card import CARD_FILE
+    from sensoryt5.model_folder import check_model_folder
 
     path = check_model_folder(folder)
     card = path / CARD_FILE

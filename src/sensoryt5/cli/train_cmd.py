@@ -100,8 +100,8 @@ def evaluate(
     device: str | None = DEVICE,
 ) -> None:
     """Accuracy, macro-F1, weighted-F1, per-class scores, confusion matrix and predictions of a split."""
+    from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.evaluation import evaluate as run_evaluation
-    from sensoryt5.inference import SensoryClassifier
 
     check_device(device)
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,

@@ -18,6 +18,7 @@ from sensoryt5.data.labels import Relabel, check_case_collisions
 from sensoryt5.data.schema import SPLITS, build_split, multi_hot_column, split_features
 from sensoryt5.data.split import HELD_OUT_SHARE, stratified_split
 from sensoryt5.errors import InputError, option
+from sensoryt5.texts import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +86,10 @@ def _check_utf8(text: str, column: str) -> None:
 
 
 def _checked_text(value: Any, column: str) -> str:
-    """The text cell, stripped; it must be a non-blank string of valid UTF-8."""
-    if not isinstance(value, str):
-        missing = value is None or (isinstance(value, float) and math.isnan(value))
-        raise _CellError(column, "missing text" if missing else f"text is a {type(value).__name__}, not a string",
-                       "empty text")
-    if not value.strip():
-        raise _CellError(column, "empty or whitespace-only text", "empty text")
-    _check_utf8(value, column)
+    """The text cell, stripped; it must pass `sensoryt5.texts.text_problem` (a non-blank string of valid UTF-8)."""
+    problem = text_problem(value)
+    if problem:
+        raise _CellError(column, f"the text {problem.message}", problem.reason)
     return value.strip()
 
 
