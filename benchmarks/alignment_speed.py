@@ -76,10 +76,11 @@ def sentencepiece_tokenizer(texts: list[str]) -> Any:
 
 
 def oov_embedder(quick: bool) -> str | None:
-    """The default OOV embedder, except in a quick run without a cached regressor (fitting one takes minutes)."""
-    from sensoryt5.oov import cache_path
+    """The default OOV embedder, except in a quick run without a cached or shipped regressor (fitting takes minutes)."""
+    from sensoryt5.oov import bundled_path, cache_path
 
-    return None if quick and not cache_path("minilm").is_file() else "minilm"
+    ready = cache_path("minilm").is_file() or bundled_path("minilm").is_file()
+    return None if quick and not ready else "minilm"
 
 
 def cold_first_call(tokenizer: Any, texts: list[str], oov: str | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Start-up cost of the lexicon: a new process imports sensoryt5, reads the norms and loads the cached OOV regressor.
+"""Start-up cost of the lexicon: a new process imports sensoryt5, reads the norms and loads the OOV regressor.
 
 Target (issue: the sensory lexicon): under 0.3 s in a second process, i.e. once the regressor is cached. The figure
-is the time inside the new process from before `import sensoryt5.lexicon` to a loaded regressor; the baseline it is
-compared with is the same process importing NumPy alone (the floor of any process that uses the table).
+is the time inside the new process from before `import sensoryt5.lexicon` to a loaded regressor (the user cache's or
+the shipped one); the baseline it is compared with is the same process importing NumPy alone (the floor of any
+process that uses the table).
 
     python -m benchmarks.lexicon_load [--quick]
 """

@@ -232,3 +232,37 @@ def test_save_and_reload(tmp_path, processor):
 
 def test_all_modes_listed():
     assert MODES == ("norms", "random", "shuffled", "none")
+
+
+def test_unknown_tokens_stay_words_that_are_missing(processor):
+    """[UNK] (most Chinese characters for MiniLM) is kept as a word with zeros, shown with its own characters."""
+    text = "banana 犇 banana"
+    words = processor.explain_words(text)
+    assert [w["word"] for w in words] == ["banana", "犇", "banana"]
+    unknown = words[1]
+    assert unknown["source"] == "missing" and not any(unknown["vector"].values())
+    ids = processor([text], return_tensors="np")["input_ids"][0]
+    assert processor.tokenizer.unk_token_id in ids[unknown["token_positions"]].tolist()
+    assert words[0]["source"] == words[2]["source"] == "exact"
+
+
+def test_non_latin_words_get_no_values_even_with_a_regressor(minilm_tokenizer, lexicon):
+    """The norms are English: Cyrillic, Arabic, CJK words are missing, never predicted (the regressor is not
+    even loaded)."""
+    with_oov = SensoryLexicon(oov_embedder="minilm")
+    processor = SensoryProcessor(minilm_tokenizer, with_oov)
+    words = processor.explain_words("банан موز 我爱 banana")
+    assert [w["source"] for w in words][-1] == "exact"
+    assert all(w["source"] == "missing" and not any(w["vector"].values()) for w in words[:-1])
+    assert "regressor" not in with_oov.__dict__
+
+
+def test_text_coverage_per_text(processor):
+    texts = ["banana", "banana xyzzyplugh", "", "!!! ...", "ice cream 犇", "I ate bananas."]
+    shares = processor.text_coverage(texts)
+    assert shares[:5] == pytest.approx([1.0, 0.5, 0.0, 0.0, 2 / 3])
+    assert shares[5] == pytest.approx(1.0)  # "i", "ate" (lemma of eat), "bananas" (lemma)
+    assert processor.text_coverage(texts, batch_size=2) == pytest.approx(shares)
+    assert processor.text_coverage([]) == []
+    with pytest.raises(TypeError, match="text 1 is NoneType"):
+        processor.text_coverage(["fine", None])

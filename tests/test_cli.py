@@ -82,3 +82,36 @@ def test_fit_oov_json_reports_every_dimension_and_the_mean(monkeypatch):
     scores = json.loads(result.output)
     assert set(scores) == set(SENSORIMOTOR) | {"mean"}
     assert calls == {"embedder": "minilm", "seed": 0, "refit": True}
+
+
+def test_fit_oov_write_bundled_copies_the_refit_into_the_package(monkeypatch, tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from sensoryt5 import oov
+    from sensoryt5.cli import _register, app
+    from sensoryt5.errors import SensoryT5Error
+    from sensoryt5.norms import load_norms
+
+    shipped = tmp_path / "package" / "oov-minilm.npz"
+    monkeypatch.setenv("SENSORYT5_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(oov, "bundled_path", lambda embedder: shipped)
+    rng = np.random.default_rng(0)
+    head = oov.MLPHead(mean=np.zeros(4, np.float32), scale=np.ones(4, np.float32), w1=np.zeros((4, 3), np.float32),
+                       b1=np.zeros(3, np.float32), w2=np.zeros((3, 11), np.float32), b2=np.zeros(11, np.float32))
+    fitted = oov.OOVRegressor("minilm", head, rng.normal(size=(5, 4)).astype(np.float16),
+                             rng.uniform(0, 5, (5, 11)).astype(np.float32), oov.DEFAULT_CONFIG, load_norms().sha256)
+
+    def fake_evaluate(embedder, seed, progress, refit):
+        fitted.save(oov.cache_path(embedder))  # what the real refit leaves in the user cache
+        return {**{d: 0.7 for d in SENSORIMOTOR}, "mean": 0.7}
+
+    monkeypatch.setattr(oov, "evaluate_heldout", fake_evaluate)
+    _register()
+    refused = CliRunner().invoke(app, ["lexicon", "fit-oov", "--write-bundled", "--seed", "1"])
+    assert isinstance(refused.exception, SensoryT5Error)  # main() prints it as one line, exit code 2
+    assert "--write-bundled needs --seed 0" in str(refused.exception)
+    assert not shipped.exists()
+    result = CliRunner().invoke(app, ["lexicon", "fit-oov", "--write-bundled", "--json"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(oov.OOVRegressor.load(shipped).knn_values, fitted.knn_values)

@@ -10,7 +10,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from sensoryt5.lexicon import SensoryLexicon, normalise, phrase_key
+from sensoryt5.lexicon import SensoryLexicon, is_predictable, normalise, phrase_key
 from sensoryt5.norms import ACTION, PERCEPTUAL, SENSORIMOTOR, load_norms, parse_dims
 
 
@@ -79,6 +79,21 @@ def test_unknown_words_are_missing_without_regressor(lexicon):
         assert not found.vector.any()
 
 
+def test_only_latin_script_words_are_predictable():
+    for word in ("zorbification", "très", "straße", "łódź", "éclair", "x2"):
+        assert is_predictable(word), word
+    for word in ("香蕉", "банан", "موز", "λόγος", "très香蕉", "😀", "1234", "!!!", ""):
+        assert not is_predictable(word), word
+
+
+def test_non_latin_words_are_missing_with_the_regressor_enabled():
+    lex = SensoryLexicon(oov_embedder="minilm")
+    vectors, sources, _ = lex.lookup_many(["香蕉", "банан", "موز", "banana"])
+    assert sources == ["missing", "missing", "missing", "exact"]
+    assert not vectors[:3].any()
+    assert "regressor" not in lex.__dict__  # nothing was sent to the regressor
+
+
 def test_dimension_subsets_keep_the_requested_order(raw_norms):
     lex = SensoryLexicon(dims="visual,gustatory", oov_embedder=None)
     assert lex.dims == ("visual", "gustatory")
@@ -127,5 +142,6 @@ def test_oov_words_are_predicted_within_range():
     assert found.vector.shape == (6,) and (found.vector >= 0).all() and (found.vector <= 5).all()
     assert found.vector.any()
     assert lex.lookup("😀").source == "missing"
+    assert lex.lookup("très").source == "predicted"  # Latin-script non-English words are predicted like English
     # Known words never go through the regressor.
     assert lex.lookup("banana").source == "exact"

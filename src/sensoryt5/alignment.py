@@ -5,7 +5,9 @@ The one place where text becomes tensors (training, inference and export all use
 Words are found on the token ids themselves, so the fast tokenizer does the only per-character work:
 a token starts a word when it carries the tokenizer's word-start marker ("▁" for SentencePiece, "Ġ" for byte-level
 BPE, no "##" for WordPiece) or follows a punctuation/special token; punctuation, special and pad tokens belong to no
-word and carry zeros. Each word is identified by a 64-bit hash of its token ids, looked up once in the lexicon
+word and carry zeros. The unknown token ([UNK], which MiniLM gives most Chinese characters) is a word of its own
+kind: it is kept as a word (so `explain_words` lists it) but is never looked up, so it is `missing`.
+Each word is identified by a 64-bit hash of its token ids, looked up once in the lexicon
 (memoised), and every sub-word token inherits its word's vector. Multi-word entries ("ice cream", "t-shirt") are
 matched longest-first over adjacent words. Everything per token is vectorised with NumPy, which keeps alignment
 cheap next to tokenisation (see BENCHMARKS.md).
@@ -73,7 +75,8 @@ def shuffled_rows(n_entries: int, seed: int = 0) -> np.ndarray:
 class _TokenTables:
     """Per-vocabulary flags of a tokenizer, computed once: which ids are breaks, hyphens, word starts."""
 
-    is_break: np.ndarray  # [V] bool: special, pad, punctuation-only or marker-only tokens
+    is_break: np.ndarray  # [V] bool: special (except unknown), pad, punctuation-only or marker-only tokens
+    is_unknown: np.ndarray  # [V] bool: the tokenizer's unknown token
     is_hyphen: np.ndarray  # [V] bool
     starts_word: np.ndarray  # [V] bool: carries a word-start marker (or is not a WordPiece continuation)
 
@@ -100,9 +103,13 @@ def _token_tables(tokenizer: Any) -> _TokenTables:
         bodies = [t.lstrip(marker) for t in tokens]
     special = np.zeros(size, dtype=bool)
     special[[i for i in tokenizer.all_special_ids if i is not None and i < size]] = True
-    is_break = np.array([not any(ch.isalnum() for ch in body) for body in bodies]) | special
+    is_unknown = np.zeros(size, dtype=bool)
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id < size:
+        is_unknown[tokenizer.unk_token_id] = True
+    is_break = (np.array([not any(ch.isalnum() for ch in body) for body in bodies]) | special) & ~is_unknown
     is_hyphen = np.array([body in _HYPHENS for body in bodies])
-    return _TokenTables(is_break=is_break, is_hyphen=is_hyphen, starts_word=np.array(starts, dtype=bool))
+    return _TokenTables(is_break=is_break, is_unknown=is_unknown, is_hyphen=is_hyphen,
+                        starts_word=np.array(starts, dtype=bool))
 
 
 @dataclass
@@ -282,8 +289,11 @@ class SensoryProcessor:
             words = []
             for w in unknown[first_seen]:
                 ids = flat[layout.first[w]:layout.last[w] + 1]
-                keep = ~self._tables.is_break[ids]
-                text = self.tokenizer.convert_tokens_to_string(self.tokenizer.convert_ids_to_tokens(ids[keep].tolist()))
+                ids = ids[~self._tables.is_break[ids]]
+                if self._tables.is_unknown[ids].any():  # the text is lost: nothing to look up, so missing
+                    words.append("")
+                    continue
+                text = self.tokenizer.convert_tokens_to_string(self.tokenizer.convert_ids_to_tokens(ids.tolist()))
                 words.append(normalise(text))
             slots = self._register(words)
             keys = np.concatenate([self._keys, new_hashes])
@@ -374,18 +384,24 @@ class SensoryProcessor:
         return features
 
     def explain_words(self, text: str) -> list[dict[str, Any]]:
-        """The words of one text as the model sees them: text, token positions, source and (mode-applied) vector."""
-        encoded = self.tokenizer([_as_text_list(text)[0]], truncation=True, max_length=self.max_length,
-                                 return_tensors="np")
-        input_ids = encoded["input_ids"]
+        """The words of one text as the model sees them: text, token positions, source and (mode-applied) vector.
+
+        A word with an unknown token ([UNK]) shows its original characters ("香蕉"), taken from the text."""
+        text = _as_text_list(text)[0]
+        encoded = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np",
+                                 return_offsets_mapping=True)
+        input_ids, offsets = encoded["input_ids"], encoded["offset_mapping"][0]  # [1, L], [L, 2]
         layout, vectors, codes = self._words(input_ids)
         flat = input_ids.reshape(-1)
         words = []
         for w in range(len(layout.first)):
             positions = layout.word_tokens[layout.token_word == w]
             tokens = self.tokenizer.convert_ids_to_tokens(flat[positions].tolist())
+            shown = self.tokenizer.convert_tokens_to_string(tokens).strip()
+            if self._tables.is_unknown[flat[positions]].any():
+                shown = text[offsets[positions[0], 0]:offsets[positions[-1], 1]].strip()
             words.append({
-                "word": self.tokenizer.convert_tokens_to_string(tokens).strip(),
+                "word": shown,
                 "token_positions": positions.tolist(),
                 "source": SOURCES[codes[w]],
                 "vector": dict(zip(self.lexicon.dims, (round(float(v), 4) for v in vectors[w]))),
@@ -403,6 +419,28 @@ class SensoryProcessor:
         total = int(counts.sum())
         shares = {s: (float(c) / total if total else 0.0) for s, c in zip(SOURCES, counts)}
         return {"words": total, **shares, "found": sum(shares[s] for s in ("exact", "lemma", "multiword"))}
+
+    def text_coverage(self, texts: Sequence[str], batch_size: int = 256) -> list[float]:
+        """Per text, the share of its words that have sensory values: found in the norms (exact, lemma, multiword)
+        or predicted by the OOV regressor; 0.0 for a text with no words.
+
+        Words are counted as the model sees them (tokenised, truncated to `max_length`; each word of a matched
+        multi-word entry counts once); `missing` words (unknown to the norms and not predicted, e.g. non-Latin
+        script or [UNK]) lower it. Batched over `batch_size` texts.
+        """
+        batch = _as_text_list(texts)
+        shares: list[float] = []
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start:start + batch_size]
+            encoded = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                     return_tensors="np")
+            input_ids = encoded["input_ids"]
+            layout, _, codes = self._words(input_ids)
+            text_of_word = layout.first // input_ids.shape[1]  # [W] row of each word
+            words = np.bincount(text_of_word, minlength=len(chunk))  # [n]
+            covered = np.bincount(text_of_word, weights=codes != _MISSING, minlength=len(chunk))  # [n]
+            shares.extend(np.divide(covered, words, out=np.zeros(len(chunk)), where=words > 0).tolist())
+        return shares
 
     def settings(self) -> dict[str, Any]:
         """What `save_pretrained` records: mode, seed, max length, ablated dimensions and the lexicon settings."""

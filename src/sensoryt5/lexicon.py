@@ -2,7 +2,13 @@
 
 Look-up order for one word (case-insensitive): `exact` entry of the Lancaster norms, `lemma` (lemminflect:
 "bananas" → banana, "smelled" → smell, "happier" → happy), `predicted` by the OOV regressor (words with at least
-one letter, when a regressor is enabled), else `missing`. A phrase ("ice cream", "t-shirt") is looked up among the
+one letter and only Latin-script letters, when a regressor is enabled), else `missing`.
+
+The norms are English. A word with a letter outside the Latin script ("香蕉", "банан", "موز") is never predicted:
+the regressor was fitted on English words only, so it is `missing` (zeros). A Latin-script word of another
+language ("très", "Apfel") cannot be told apart from an unknown English word and is predicted like one.
+
+A phrase ("ice cream", "t-shirt") is looked up among the
 2,896 `multiword` entries. Finding multi-word entries in running text (longest first) is done on token ids by
 `alignment.py`; this module answers for single words and phrases.
 """
@@ -52,9 +58,16 @@ def entry_source(entry: str) -> str:
     return "multiword" if " " in entry else "exact"
 
 
+def is_latin_letter(char: str) -> bool:
+    """Whether `char` is a letter of the Latin script (a-z, with or without diacritics: é, ß, ø, ł)."""
+    return char.isalpha() and (char.isascii() or "LATIN " in unicodedata.name(char, ""))
+
+
 def is_predictable(word: str) -> bool:
-    """Whether the OOV regressor should be asked for `word`: it has at least one letter."""
-    return any(ch.isalpha() for ch in word)
+    """Whether the OOV regressor should be asked for `word`: it has at least one letter, and all its letters
+    are Latin-script (the norms, and so the regressor, are English)."""
+    letters = [ch for ch in word if ch.isalpha()]
+    return bool(letters) and all(is_latin_letter(ch) for ch in letters)
 
 
 @dataclass(frozen=True)
@@ -195,4 +208,4 @@ class SensoryLexicon:
 
 
 __all__ = ["SOURCES", "FOUND_SOURCES", "SENSORIMOTOR", "PERCEPTUAL", "SensoryLexicon", "WordLookup", "normalise",
-           "phrase_key", "is_predictable"]
+           "phrase_key", "is_predictable", "is_latin_letter"]

