@@ -133,6 +133,11 @@ class SensoryClassifier:
         probabilities = self.predict_proba([texts] if isinstance(texts, str) else texts, batch_size, progress)
         return [self.ranked(row, top_k) for row in probabilities]
 
+    def sensory_coverage(self, texts: Sequence[str]) -> list[float]:
+        """Per text, the share of its words with sensory values (found in the norms or predicted); 0.0 means the
+        sensory branch saw nothing (e.g. a text outside English); see `SensoryProcessor.text_coverage`."""
+        return self.processor.text_coverage(texts)
+
     def ranked(self, row: np.ndarray, top_k: int | None = None) -> list[dict[str, Any]]:
         """One text's probabilities [C] as [{"label", "score"}], best first (multi-label: those over threshold)."""
         _check_top_k(top_k)
@@ -150,7 +155,7 @@ class SensoryClassifier:
         dominant perceptual sense and that rating, see `dominant_sense`) and `attention`: the attention its tokens
         receive from the sensory queries, averaged over the queries and summed over the word's tokens (the words'
         shares sum to at most 1; special tokens and punctuation take the rest; None for fusions without token
-        attention). `predictions` are ranked as by `predict`.
+        attention). `predictions` are ranked as by `predict`; `sensory_coverage` is `sensory_coverage` of the text.
         """
         import torch
 
@@ -175,7 +180,8 @@ class SensoryClassifier:
             word["attention"] = float(received[positions].sum()) if received is not None else None
         logits = output.logits.float().cpu().numpy()  # [1, C]
         probabilities = (_sigmoid(logits) if self.multi_label else _softmax(logits))[0]  # [C]
-        return {"text": text, "words": words, "predictions": self.ranked(probabilities, top_k)}
+        return {"text": text, "words": words, "predictions": self.ranked(probabilities, top_k),
+                "sensory_coverage": self.sensory_coverage([text])[0]}
 
     def predict_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      batch_size: int = 32, chunk_size: int = 10_000, top_k: int | None = None,

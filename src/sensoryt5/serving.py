@@ -309,7 +309,9 @@ def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text
         """Ranked labels for each text (micro-batched with concurrent requests)."""
         _check_texts(body.texts, "texts", max_batch_size, max_text_length)
         probabilities = await batcher.submit(body.texts)  # [n, C]
-        return {"predictions": [classifier.ranked(row, body.top_k) for row in probabilities]}
+        coverage = await batcher.run(classifier.sensory_coverage, body.texts)
+        return {"predictions": [classifier.ranked(row, body.top_k) for row in probabilities],
+                "sensory_coverage": coverage}
 
     @app.post("/v1/explain")
     async def explain(body: ExplainRequest) -> dict[str, Any]:

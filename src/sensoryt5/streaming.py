@@ -256,7 +256,7 @@ class TextFileReader:
 
 
 class _JsonlWriter:
-    """One JSON object per line: {"row", ["id",] "text", "predictions"}."""
+    """One JSON object per line: {"row", ["id",] "text", "predictions", "sensory_coverage"}."""
 
     def __init__(self, handle: IO[str]) -> None:
         self.handle = handle
@@ -333,31 +333,34 @@ def predict_file(classifier: Any, input_path: str | Path, output_path: str | Pat
     `chunk_size` rows at a time (memory stays flat on any length of input).
 
     The output's extension picks its format (.jsonl, .csv, .parquet; `-`: JSON Lines on stdout). Each record is
-    {"row", ["id",] "text", "predictions"}: `row` numbers the input as `InputError`s do (CSV/TSV and JSON Lines: the
-    line an editor shows; Parquet: 1, 2, ...), `id` is the `id_column` value when one is named. A text that breaks
+    {"row", ["id",] "text", "predictions", "sensory_coverage"}: `row` numbers the input as `InputError`s do
+    (CSV/TSV and JSON Lines: the line an editor shows; Parquet: 1, 2, ...), `id` is the `id_column` value when one
+    is named; `sensory_coverage` is `SensoryClassifier.sensory_coverage` of the text. A text that breaks
     `sensoryt5.texts.text_problem` (blank, missing, not a string, not UTF-8) raises `InputError` naming the file, row
-    and column, or with `skip_invalid` is skipped and counted. Returns {"rows", "output", "skipped"} (`skipped`: per
-    reason).
+    and column, or with `skip_invalid` is skipped and counted. Returns {"rows", "output", "skipped", "uncovered"}
+    (`skipped`: per reason; `uncovered`: texts with sensory coverage 0).
     """
     from tqdm.auto import tqdm
 
     with TextFileReader(input_path, text_column, chunk_size, id_column, skip_invalid) as reader:
         check_output_path(output_path, reader.path)
-        written = 0
+        written = uncovered = 0
         with open_writer(output_path) as writer, tqdm(total=reader.total, unit=reader.unit, unit_scale=True,
                                                       desc="predict", disable=not progress) as bar:
             for chunk in reader:
                 predictions = classifier.predict(chunk.texts, batch_size=batch_size, top_k=top_k)
+                coverage = classifier.sensory_coverage(chunk.texts)
                 records = []
                 for i, (row, text, ranked) in enumerate(zip(chunk.rows, chunk.texts, predictions)):
                     record: dict[str, Any] = {"row": row}
                     if chunk.ids is not None:
                         record["id"] = chunk.ids[i]
-                    record.update(text=text, predictions=ranked)
+                    record.update(text=text, predictions=ranked, sensory_coverage=coverage[i])
                     records.append(record)
+                uncovered += sum(share == 0 for share in coverage)
                 writer.write(records)
                 written += len(chunk.texts)
                 bar.update(reader.position - bar.n)
                 bar.set_postfix(rows=written)
         skipped = dict(reader.skipped)
-    return {"rows": written, "output": str(output_path), "skipped": skipped}
+    return {"rows": written, "output": str(output_path), "skipped": skipped, "uncovered": uncovered}

@@ -16,6 +16,7 @@ from sensoryt5.cli.checks import DEVICE, check_device
 from sensoryt5.errors import InputError
 
 console = Console()
+err_console = Console(stderr=True)
 MODEL_DIR = typer.Argument(..., help="A model folder written by `sensoryt5 train`.")
 BAR_WIDTH = 30
 STRONG_RATING = 3.5  # ratings (0-5) from here on are drawn bold; below 2, dim
@@ -65,11 +66,13 @@ def predict(
             raise InputError("--output needs --input FILE")
         if not texts:
             raise InputError("nothing to predict: pass texts, or --input FILE --output FILE")
-        predictions = _load(model_dir, device).predict(texts, batch_size=batch_size, top_k=top_k,
-                                                       progress=show_progress)
+        classifier = _load(model_dir, device)
+        predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k, progress=show_progress)
+        coverage = classifier.sensory_coverage(texts)
+        _warn_uncovered(sum(share == 0 for share in coverage), len(texts))
         if as_json:
-            typer.echo(json.dumps([{"text": t, "predictions": p} for t, p in zip(texts, predictions)], indent=2,
-                                  ensure_ascii=False))
+            typer.echo(json.dumps([{"text": t, "predictions": p, "sensory_coverage": c}
+                                   for t, p, c in zip(texts, predictions, coverage)], indent=2, ensure_ascii=False))
             return
         table = Table("text", "predictions", title=str(model_dir))
         for text, ranked in zip(texts, predictions):
@@ -88,6 +91,7 @@ def predict(
     if as_json:
         typer.echo(json.dumps(summary), err=output == STDOUT)
         return
+    _warn_uncovered(summary["uncovered"], summary["rows"])
     report = Console(stderr=True) if output == STDOUT else console  # stdout holds the predictions
     report.print(f"[green]Wrote[/] {summary['rows']} predictions to {summary['output']}")
     if skip_invalid:
@@ -105,6 +109,7 @@ def explain(
     """Show the text's words coloured by their dominant sense, how each was found, and the top emotions."""
     check_device(device)
     result = _load(model_dir, device).explain(text, top_k=top_k)
+    _warn_uncovered(int(result["sensory_coverage"] == 0), 1)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
@@ -112,6 +117,14 @@ def explain(
     console.print(_legend())
     console.print(_word_table(result))
     console.print(_emotion_bars(result["predictions"]))
+
+
+def _warn_uncovered(uncovered: int, total: int) -> None:
+    """One warning on stderr when texts have sensory coverage 0 (no word found in the norms or predicted)."""
+    if uncovered:
+        err_console.print(f"[yellow]warning:[/] {uncovered} of {total} text(s) have sensory coverage 0: no word "
+                          "was found in the Lancaster norms (English only), so the sensory branch saw nothing "
+                          "there and those predictions rest on the backbone alone")
 
 
 def _word_style(word: dict[str, Any]) -> str:
@@ -183,12 +196,14 @@ def serve(
     \b
     POST /v1/predict  {"texts": ["The soup smelled rotten"], "top_k": 2}
       -> {"predictions": [[{"label": "anger", "score": 0.2379},
-                           {"label": "fear", "score": 0.2289}]]}
+                           {"label": "fear", "score": 0.2289}]],
+          "sensory_coverage": [1.0]}
     POST /v1/explain  {"text": "The soup smelled rotten", "top_k": 2}
       -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
           "token_positions": [2], "source": "exact", "vector": {"gustatory":
           4.091, ...}, "start": 4, "end": 8, "sense": "gustatory", "strength":
-          4.091, "attention": 0.0913}, ...], "predictions": [...]}
+          4.091, "attention": 0.0913}, ...], "predictions": [...],
+          "sensory_coverage": 1.0}
     GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
                           null, "sensory_dims": [...], "senses": {...},
                           "max_batch_size": 64, "max_text_length": 2000}
