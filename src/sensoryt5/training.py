@@ -233,6 +233,14 @@ def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
     return output
 
 
+def _announce(config: TrainingConfig, rank: int, backbone: str, dataset: Any, train_examples: int) -> None:
+    """Print the start banner (see `train_report.start_banner`) on the main process of a run that shows progress."""
+    from sensoryt5.train_report import start_banner
+
+    if rank == 0 and config.progress:
+        print(start_banner(config, backbone, dataset, train_examples), flush=True)
+
+
 def train(config: TrainingConfig) -> dict[str, Any]:
     """Fine-tune, select the best epoch on dev macro-F1, save the model folder; returns the metrics written."""
     import torch
@@ -257,6 +265,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+    _announce(config, rank, backbone, dataset, len(train_split))
 
     tokenizer = _load_tokenizer(backbone)
     lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)

@@ -58,6 +58,7 @@ def train(
                                                   "Trainer)."),
 ) -> None:
     """Fine-tune SensoryT5 on a data set; works unchanged under torchrun / accelerate launch."""
+    from sensoryt5.train_report import closing_summary
     from sensoryt5.training import TrainingConfig
     from sensoryt5.training import train as run_training
 
@@ -75,9 +76,7 @@ def train(
     ))
     if not metrics["written_by_this_process"]:
         return
-    dev = metrics["dev"]
-    console.print(f"[green]Saved[/] {output}  dev macro-F1 {dev['macro_f1']:.4f}  accuracy {dev['accuracy']:.4f}  "
-                  f"({metrics['wall_time_s']:.0f} s)")
+    console.print(closing_summary(metrics, str(output)), markup=False, highlight=False)
 
 
 def evaluate(

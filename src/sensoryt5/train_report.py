@@ -1,0 +1,87 @@
+"""What `sensoryt5 train` tells its user: the start banner (settings, labels, where each split came from) and the
+closing summary (model folder, dev scores, warnings, the commands to try the model next)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Sequence
+
+SHOWN_LABELS = 8  # label names listed in the banner before "(+N more)"
+
+
+def _label_line(labels: Sequence[str], multi_label: bool, separator: str | None) -> str:
+    """`labels: 7 (single-label): anger, disgust, ...` with the names cut after SHOWN_LABELS."""
+    kind = "multi-label" + (f", separator {separator!r}" if separator else "") if multi_label else "single-label"
+    names = ", ".join(labels[:SHOWN_LABELS]) + (f", ... (+{len(labels) - SHOWN_LABELS} more)"
+                                                if len(labels) > SHOWN_LABELS else "")
+    return f"labels: {len(labels)} ({kind}): {names}"
+
+
+def _sensory_line(sensory: str, fusion: str, dims: Sequence[str], oov: str | None) -> str:
+    """The sensory branch in one line: mode, fusion, dimensions and the OOV regressor."""
+    if sensory == "none":
+        return "sensory: none (baseline: the backbone without the sensory branch)"
+    regressor = f"OOV regressor {oov}" if oov else "no OOV regressor (words outside the norms get no values)"
+    return f"sensory: {sensory}, fusion {fusion}, {len(dims)} dims ({', '.join(dims)}), {regressor}"
+
+
+def split_sources(dataset: Any) -> str:
+    """Examples per split and where each split came from (given files, one file split 80/10/10, bundled data)."""
+    from sensoryt5.data import BUNDLED, dataset_metadata
+
+    sizes = {split: len(part) for split, part in dataset.items()}
+    counts = "/".join(str(sizes.get(split, 0)) for split in ("train", "validation", "test"))
+    metadata = dataset_metadata(dataset["train"])
+    name, report = str(metadata.get("name", "")), metadata.get("report", {})
+    if name in BUNDLED:
+        return f"data: bundled {name} ({BUNDLED[name].description}): train/validation/test {counts}"
+    files = report.get("files", {})
+    carved = report.get("carved_from_train")
+    if carved and set(carved["splits"]) == {"validation", "test"}:
+        return (f"data: one file given ({files.get('train', name)}): split 80/10/10 into {counts}, seeded "
+                f"(split seed {carved['split_seed']}, stratified by label)")
+    parts = [f"{split} {sizes[split]} from {files[split]}" for split in ("train", "validation", "test")
+             if split in files]
+    if carved:
+        share = round(carved["share"] * 100)
+        parts += [f"{split} {sizes[split]} carved out of the train file ({share}% per label, split seed "
+                  f"{carved['split_seed']})" for split in carved["splits"]]
+    return "data: " + "; ".join(parts)
+
+
+def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: int) -> str:
+    """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits."""
+    from sensoryt5.data import is_multi_label, label_names
+    from sensoryt5.norms import parse_dims
+
+    backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
+    lines = [f"Training SensoryT5 into {config.output}", f"  backbone: {backbone}",
+             "  " + _sensory_line(config.sensory, config.fusion, parse_dims(config.dims), config.oov),
+             "  " + _label_line(label_names(dataset), is_multi_label(dataset), config.label_separator),
+             "  " + split_sources(dataset)]
+    if train_examples < len(dataset["train"]):
+        lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
+                     f"(--max-train-samples, seed {config.seed})")
+    lines.append(f"  {config.epochs:g} epochs, learning rate {config.learning_rate:g}, batch size "
+                 f"{config.batch_size}; the best epoch is chosen on dev macro-F1")
+    return "\n".join(lines)
+
+
+def next_commands(model_dir: str, dataset: str) -> list[str]:
+    """The commands to try a trained model: evaluate on test, predict, explain, serve."""
+    folder, data = shlex.quote(model_dir), shlex.quote(dataset)
+    return [f"sensoryt5 evaluate {folder} --dataset {data} --split test",
+            f"sensoryt5 predict {folder} \"I finally got the job I wanted\"",
+            f"sensoryt5 explain {folder} \"The smell of rotten food made me sick\"",
+            f"sensoryt5 serve {folder}"]
+
+
+def closing_summary(metrics: dict[str, Any], model_dir: str) -> str:
+    """The lines `train` prints at the end: model folder, dev scores, warnings and the next commands."""
+    dev = metrics["dev"]
+    scores = f"dev macro-F1 {dev['macro_f1']:.4f}, accuracy {dev['accuracy']:.4f}"
+    if "micro_f1" in dev:
+        scores += f", micro-F1 {dev['micro_f1']:.4f}"
+    lines = [f"Saved the model to {model_dir} ({metrics['wall_time_s']:.0f} s)", f"  {scores}"]
+    lines += ["", "Try it:"] + [f"  {command}" for command in next_commands(model_dir, metrics["config"]["dataset"])]
+    return "\n".join(lines)

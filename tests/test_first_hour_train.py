@@ -1,0 +1,91 @@
+"""`sensoryt5 train` through the command line, as a first-hour user runs it: what it says before and after training."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+TOY_PHRASES = {"joy": ["sweet honey cake", "bright warm sunshine", "happy music party"],
+               "fear": ["loud thunder noise", "dark scary shadow", "cold sharp knife"],
+               "disgust": ["rotten smelly garbage", "sour stinking milk", "slimy greasy mould"]}
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+def _toy_rows(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    labels = list(TOY_PHRASES)
+    return [(f"{rng.choice(TOY_PHRASES[labels[i % 3]])} {rng.choice(['today', 'again', 'there'])}", labels[i % 3])
+            for i in range(n)]
+
+
+def _train(backbone: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "sensoryt5", "train", "--backbone", str(backbone), "--oov", "none",
+               "--max-length", "32", "--batch-size", "16", "--patience", "0", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def single_file_run(tmp_path_factory, tiny_bert_folder):
+    """One toy CSV of 300 rows trained for 2 epochs (tiny BERT); the finished process and its folder."""
+    folder = tmp_path_factory.mktemp("first_hour")
+    _write_csv(folder / "toy.csv", _toy_rows(300))
+    result = _train(tiny_bert_folder, folder, "--dataset", "toy.csv", "--output", "model", "--epochs", "2",
+                    "--lr", "5e-3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, folder
+
+
+def test_banner_says_a_single_file_was_split_with_the_counts(single_file_run):
+    result, folder = single_file_run
+    metrics = json.loads((folder / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    dev, train = metrics["dev_examples"], metrics["train_examples"]
+    test = 300 - dev - train
+    assert f"one file given (toy.csv): split 80/10/10 into {train}/{dev}/{test}, seeded" in result.stdout
+    assert train + dev + test == 300 and 0 < dev < train
+    assert f"backbone: {result.args[result.args.index('--backbone') + 1]}" in result.stdout
+    assert "sensory: norms, fusion paper, 6 dims" in result.stdout
+    assert "no OOV regressor" in result.stdout
+    assert "labels: 3 (single-label): disgust, fear, joy" in result.stdout
+    assert result.stdout.index("Training SensoryT5 into model") < result.stdout.index("Saved the model to model")
+
+
+def test_summary_gives_folder_dev_scores_and_the_next_commands(single_file_run):
+    result, folder = single_file_run
+    metrics = json.loads((folder / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    summary = result.stdout[result.stdout.index("Saved the model to model"):]
+    assert f"dev macro-F1 {metrics['dev']['macro_f1']:.4f}" in summary
+    for command in ("sensoryt5 evaluate model --dataset toy.csv --split test", "sensoryt5 predict model ",
+                    "sensoryt5 explain model ", "sensoryt5 serve model"):
+        assert command in summary
+
+
+def test_banner_names_each_given_split_file_and_a_carved_test_split(tmp_path, tiny_bert_folder):
+    rows = _toy_rows(240, seed=1)
+    _write_csv(tmp_path / "train.csv", rows[:200])
+    _write_csv(tmp_path / "dev.csv", rows[200:])
+    result = _train(tiny_bert_folder, tmp_path, "--dataset", str(tmp_path), "--output", "model", "--epochs", "1",
+                    "--max-train-samples", "90", "--label-separator", ";")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["dev_examples"] == 40
+    assert f"validation 40 from {tmp_path / 'dev.csv'}" in result.stdout
+    assert "carved out of the train file (10% per label, split seed 0)" in result.stdout
+    assert "training on 90 of the" in result.stdout
+    assert "labels: 3 (multi-label, separator ';'): disgust, fear, joy" in result.stdout
