@@ -89,3 +89,29 @@ def test_banner_names_each_given_split_file_and_a_carved_test_split(tmp_path, ti
     assert "carved out of the train file (10% per label, split seed 0)" in result.stdout
     assert "training on 90 of the" in result.stdout
     assert "labels: 3 (multi-label, separator ';'): disgust, fear, joy" in result.stdout
+    assert "per-label thresholds tuned on dev" in result.stdout
+    assert metrics["thresholds_tuned_on"] == "validation"
+    assert f"dev macro-F1 at threshold 0.5: {metrics['dev_macro_f1_at_0.5']:.4f}" in result.stdout
+
+
+def test_a_model_that_learned_something_gets_no_warning(single_file_run):
+    result, folder = single_file_run
+    metrics = json.loads((folder / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["dev"]["macro_f1"] > 0.9  # the toy phrases are easy: the model must have learned them
+    assert metrics["warnings"] == [] and "Warning:" not in result.stdout
+    assert "thresholds_tuned_on" not in metrics  # single-label: argmax, no thresholds
+
+
+@pytest.mark.parametrize("separator", [None, ";"])
+def test_constant_dev_predictions_are_warned_about(tmp_path, tiny_bert_folder, separator):
+    # Every row has the same text, so every dev text necessarily gets the same prediction.
+    labels = ["joy", "fear", "joy;fear"] if separator else ["joy", "fear", "joy"]
+    _write_csv(tmp_path / "same.csv", [("the same words every time", labels[i % 3]) for i in range(60)])
+    extra = ["--label-separator", separator] if separator else []
+    result = _train(tiny_bert_folder, tmp_path, "--dataset", "same.csv", "--output", "model", "--epochs", "1", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    assert len(metrics["warnings"]) >= 1
+    assert metrics["warnings"][0].startswith("every dev text gets ")
+    assert "likely cause: too few training steps" in metrics["warnings"][0]
+    assert f"Warning: {metrics['warnings'][0]}" in result.stdout

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shlex
 from typing import Any, Sequence
 
+import numpy as np
+
 SHOWN_LABELS = 8  # label names listed in the banner before "(+N more)"
 
 
@@ -83,5 +85,54 @@ def closing_summary(metrics: dict[str, Any], model_dir: str) -> str:
     if "micro_f1" in dev:
         scores += f", micro-F1 {dev['micro_f1']:.4f}"
     lines = [f"Saved the model to {model_dir} ({metrics['wall_time_s']:.0f} s)", f"  {scores}"]
+    if metrics.get("thresholds_tuned_on"):
+        lines.append(f"  (per-label thresholds tuned on dev, so these dev scores are optimistic; dev macro-F1 at "
+                     f"threshold 0.5: {metrics['dev_macro_f1_at_0.5']:.4f})")
+    lines += [f"Warning: {warning}" for warning in metrics.get("warnings", [])]
     lines += ["", "Try it:"] + [f"  {command}" for command in next_commands(model_dir, metrics["config"]["dataset"])]
     return "\n".join(lines)
+
+
+NO_SIGNAL_CAUSE = ("likely cause: too few training steps or a learning rate too low or too high for this data; try "
+                   "more --epochs, another --lr{extra}")
+
+
+def constant_prediction_warnings(predicted: np.ndarray, labels: Sequence[str], multi_label: bool,
+                                 thresholds: Sequence[float] | None) -> list[str]:
+    """Warnings when the chosen model gives every dev text the same prediction: predicted label ids [N] or the
+    multi-hot matrix [N, C] at the tuned thresholds."""
+    from sensoryt5.metrics import THRESHOLD_GRID
+
+    if len(predicted) < 2 or len(np.unique(predicted, axis=0)) > 1:
+        return []
+    if not multi_label:
+        label = labels[int(predicted[0])]
+        return [f"every dev text gets the same label {label!r}: the model has not learned to tell the labels apart "
+                f"({NO_SIGNAL_CAUSE.format(extra=f', or --class-weights if {label!r} dominates the data')})"]
+    chosen = [name for name, on in zip(labels, predicted[0]) if on]
+    what = (f"all {len(labels)} labels" if len(chosen) == len(labels) else
+            "no label" if not chosen else f"the same labels ({', '.join(chosen)})")
+    warnings = [f"every dev text gets {what}: the model has not learned to tell the texts apart "
+                f"({NO_SIGNAL_CAUSE.format(extra=' or --class-weights')})"]
+    floor = min(THRESHOLD_GRID)
+    at_floor = sum(t <= floor for t in thresholds or ())
+    if at_floor:
+        warnings.append(f"{at_floor} of {len(labels)} thresholds tuned on dev sit at their floor ({floor:g}): "
+                        "for those labels predicting every text scored best, so the dev macro-F1 at the tuned "
+                        "thresholds is what guessing would score")
+    return warnings
+
+
+def dev_diagnostics(gold: np.ndarray, logits: np.ndarray, labels: Sequence[str], multi_label: bool,
+                    thresholds: Sequence[float] | None) -> dict[str, Any]:
+    """What train_metrics.json records beside the dev scores: for multi-label, that the thresholds were tuned on
+    dev and the dev macro-F1 at 0.5; for both, warnings about constant dev predictions. `logits` [N, C]."""
+    from sensoryt5.metrics import multi_label_metrics
+
+    if not multi_label:
+        return {"warnings": constant_prediction_warnings(logits.argmax(-1), labels, False, None)}
+    probabilities = 1 / (1 + np.exp(-logits))  # [N, C]
+    predicted = probabilities >= np.asarray(thresholds)
+    return {"thresholds_tuned_on": "validation",
+            "dev_macro_f1_at_0.5": multi_label_metrics(gold, probabilities >= 0.5)["macro_f1"],
+            "warnings": constant_prediction_warnings(predicted, labels, True, thresholds)}

@@ -253,6 +253,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     from sensoryt5.lexicon import SensoryLexicon
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
     from sensoryt5.modeling import SensoryT5ForSequenceClassification
+    from sensoryt5.train_report import dev_diagnostics
 
     backbone = _check_options(config)
     hf_logging.set_verbosity_error()
@@ -363,6 +364,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,
+        **dev_diagnostics(dev.label_ids, dev_logits, labels, multi_label, model.config.label_thresholds),
     }
     if trainer.is_world_process_zero():
         write_model_folder(output, trainer.model, processor, metrics)

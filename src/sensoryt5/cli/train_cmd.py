@@ -76,7 +76,7 @@ def train(
     ))
     if not metrics["written_by_this_process"]:
         return
-    console.print(closing_summary(metrics, str(output)), markup=False, highlight=False)
+    console.print(closing_summary(metrics, str(output)), markup=False, highlight=False, soft_wrap=True)
 
 
 def evaluate(
