@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,24 @@ def test_constant_dev_predictions_are_warned_about(tmp_path, tiny_bert_folder, s
     assert metrics["warnings"][0].startswith("every dev text gets ")
     assert "likely cause: too few training steps" in metrics["warnings"][0]
     assert f"Warning: {metrics['warnings'][0]}" in result.stdout
+
+
+def test_quick_reproduce_keeps_the_sensoryt5_model_and_says_how_to_try_it(tmp_path, tiny_bert_folder):
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "sensoryt5", "reproduce", "--quick", "--backbone", str(tiny_bert_folder),
+               "--modes", "none,norms", "--max-train-samples", "48", "--batch-size", "16", "--output", "results"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept = Path("results/quick/runs/isear/paper-norms/seed1/model")
+    assert (tmp_path / kept / "config.json").is_file() and (tmp_path / kept / "model.safetensors").is_file()
+    assert not (tmp_path / "results/quick/runs/isear/none/seed1/model").exists()  # only the SensoryT5 run is kept
+    assert f"Kept the SensoryT5 model in {kept}; try it:" in result.stdout
+    for line in (f"sensoryt5 evaluate {kept} --dataset isear --split test", f"sensoryt5 predict {kept} ",
+                 f"sensoryt5 explain {kept} ", f"sensoryt5 serve {kept}"):
+        assert line in result.stdout
+    shutil.rmtree(tmp_path / kept)  # a kept model that went missing is trained again; the other run is not
+    again = subprocess.run(result.args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "1 of 2 runs already finished; 1 to run" in again.stdout
+    assert (tmp_path / kept / "config.json").is_file()

@@ -133,7 +133,8 @@ def reproduce(
                                         "one GPU)."),
 ) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
-    from sensoryt5.reproduce import ReproduceConfig, quick_preset, run_grid, write_report
+    from sensoryt5.reproduce import ReproduceConfig, quick_model_dir, quick_preset, run_grid, write_report
+    from sensoryt5.train_report import next_commands
 
     config = ReproduceConfig(
         datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
@@ -151,3 +152,7 @@ def reproduce(
         run_grid(config, workers=workers, progress=lambda line: console.print(f"[bold cyan]{line}[/]"))
     console.print(f"[green]Report:[/] {config.folder / 'RESULTS.md'}")
     console.print((config.folder / "RESULTS.md").read_text(encoding="utf-8"))
+    if quick and (quick_model_dir(config) / "config.json").is_file():
+        console.print("\n".join([f"Kept the SensoryT5 model in {quick_model_dir(config)}; try it:",
+                                  *(f"  {line}" for line in next_commands(str(quick_model_dir(config)), "isear"))]),
+                      markup=False, highlight=False, soft_wrap=True)
