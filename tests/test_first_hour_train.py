@@ -93,6 +93,8 @@ def test_banner_names_each_given_split_file_and_a_carved_test_split(tmp_path, ti
     assert "per-label thresholds tuned on dev" in result.stdout
     assert metrics["thresholds_tuned_on"] == "validation"
     assert f"dev macro-F1 at threshold 0.5: {metrics['dev_macro_f1_at_0.5']:.4f}" in result.stdout
+    config = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
+    assert len(config["class_weights"]) == 3  # multi-label data get pos_weight by default
 
 
 def test_a_model_that_learned_something_gets_no_warning(single_file_run):
@@ -101,6 +103,8 @@ def test_a_model_that_learned_something_gets_no_warning(single_file_run):
     assert metrics["dev"]["macro_f1"] > 0.9  # the toy phrases are easy: the model must have learned them
     assert metrics["warnings"] == [] and "Warning:" not in result.stdout
     assert "thresholds_tuned_on" not in metrics  # single-label: argmax, no thresholds
+    config = json.loads((folder / "model" / "config.json").read_text(encoding="utf-8"))
+    assert config.get("class_weights") is None  # single-label data get no class weights unless asked
 
 
 @pytest.mark.parametrize("separator", [None, ";"])

@@ -55,6 +55,7 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits."""
     from sensoryt5.data import is_multi_label, label_names
     from sensoryt5.norms import parse_dims
+    from sensoryt5.training import uses_class_weights
 
     backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
     lines = [f"Training SensoryT5 into {config.output}", f"  backbone: {backbone}",
@@ -64,8 +65,9 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     if train_examples < len(dataset["train"]):
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
                      f"(--max-train-samples, seed {config.seed})")
+    weights = "class-weighted loss" if uses_class_weights(config, is_multi_label(dataset)) else "unweighted loss"
     lines.append(f"  {config.epochs:g} epochs, learning rate {config.learning_rate:g}, batch size "
-                 f"{config.batch_size}; the best epoch is chosen on dev macro-F1")
+                 f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")
     return "\n".join(lines)
 
 

@@ -51,7 +51,7 @@ class TrainingConfig:
     seed: int = 42
     max_train_samples: int | None = None
     early_stopping_patience: int | None = 2
-    class_weights: bool = False
+    class_weights: bool | None = None  # None: on for multi-label data (BCE pos_weight), off for single-label
     save_steps: int | None = None  # checkpoint (and evaluate) every N steps instead of every epoch
     keep_checkpoints: bool = False
     resume: bool = False
@@ -128,6 +128,17 @@ def _balanced_weights(dataset: Any, n_labels: int, multi_label: bool) -> list[fl
         return ((len(labels) - positives) / positives).tolist()
     counts = np.bincount(labels, minlength=n_labels).clip(min=1)
     return (counts.sum() / (n_labels * counts)).tolist()
+
+
+def uses_class_weights(config: TrainingConfig, multi_label: bool) -> bool:
+    """`class_weights` when set; left unset (None), on for multi-label data: without pos_weight the binary losses
+    of rare labels settle on "never" and the model learns only the label priors."""
+    return multi_label if config.class_weights is None else config.class_weights
+
+
+def _loss_weights(config: TrainingConfig, dataset: Any, n_labels: int, multi_label: bool) -> list[float] | None:
+    """The loss's class weights (see `uses_class_weights` and `_balanced_weights`), or None."""
+    return _balanced_weights(dataset, n_labels, multi_label) if uses_class_weights(config, multi_label) else None
 
 
 def _compute_metrics(multi_label: bool):
@@ -283,8 +294,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             sensory_dims=list(lexicon.dims),
             fusion=config.fusion,
             problem_type="multi_label_classification" if multi_label else "single_label_classification",
-            class_weights=(_balanced_weights(train_split, len(labels), multi_label) if config.class_weights
-                           else None),
+            class_weights=_loss_weights(config, train_split, len(labels), multi_label),
             max_length=config.max_length,
             lexicon_config=processor.settings(),
         )

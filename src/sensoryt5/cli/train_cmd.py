@@ -42,7 +42,10 @@ def train(
     max_train_samples: int | None = typer.Option(None, help="Use only this many (seeded) training examples."),
     patience: int | None = typer.Option(2, help="Early stopping after this many evaluations without "
                                                    "improvement (0: off)."),
-    class_weights: bool = typer.Option(False, help="Weight the loss by inverse class frequency."),
+    class_weights: bool | None = typer.Option(None, "--class-weights/--no-class-weights",
+                                              help="Weight the loss by inverse class frequency (multi-label: "
+                                                   "pos_weight negatives/positives per label). Default: on for "
+                                                   "multi-label data, off for single-label."),
     save_steps: int | None = typer.Option(None, help="Checkpoint and evaluate every N steps instead of "
                                                         "every epoch."),
     keep_checkpoints: bool = typer.Option(False, help="Keep OUTPUT/checkpoints after training."),
