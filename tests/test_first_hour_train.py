@@ -141,3 +141,17 @@ def test_quick_reproduce_keeps_the_sensoryt5_model_and_says_how_to_try_it(tmp_pa
     assert again.returncode == 0, again.stderr[-3000:]
     assert "1 of 2 runs already finished; 1 to run" in again.stdout
     assert (tmp_path / kept / "config.json").is_file()
+
+
+def test_thresholds_mostly_at_the_floor_are_warned_about_even_when_predictions_vary():
+    import numpy as np
+
+    from sensoryt5.train_report import constant_prediction_warnings
+
+    predicted = np.array([[1, 0, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]])  # [N=3, C=4], not constant
+    labels = ["a", "b", "c", "d"]
+    warnings = constant_prediction_warnings(predicted, labels, True, [0.05, 0.05, 0.05, 0.4])
+    assert warnings == [warnings[0]] and warnings[0].startswith("3 of 4 thresholds tuned on dev sit at their floor")
+    assert constant_prediction_warnings(predicted, labels, True, [0.05, 0.3, 0.05, 0.4]) == []
+    assert constant_prediction_warnings(np.array([0, 2, 2]), labels, False, None) == []
+    assert "the same label 'c'" in constant_prediction_warnings(np.array([2, 2, 2]), labels, False, None)[0]

@@ -66,7 +66,7 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
                      f"(--max-train-samples, seed {config.seed})")
     weights = "class-weighted loss" if uses_class_weights(config, is_multi_label(dataset)) else "unweighted loss"
-    lines.append(f"  {config.epochs:g} epochs, learning rate {config.learning_rate:g}, batch size "
+    lines.append(f"  epochs {config.epochs:g}, learning rate {config.learning_rate:g}, batch size "
                  f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")
     return "\n".join(lines)
 
@@ -101,24 +101,26 @@ NO_SIGNAL_CAUSE = ("likely cause: too few training steps or a learning rate too 
 
 def constant_prediction_warnings(predicted: np.ndarray, labels: Sequence[str], multi_label: bool,
                                  thresholds: Sequence[float] | None) -> list[str]:
-    """Warnings when the chosen model gives every dev text the same prediction: predicted label ids [N] or the
-    multi-hot matrix [N, C] at the tuned thresholds."""
+    """Warnings when the chosen model gives every dev text the same prediction (predicted label ids [N] or the
+    multi-hot matrix [N, C] at the tuned thresholds), and when most tuned thresholds sit at the grid's floor."""
     from sensoryt5.metrics import THRESHOLD_GRID
 
-    if len(predicted) < 2 or len(np.unique(predicted, axis=0)) > 1:
-        return []
-    if not multi_label:
+    warnings = []
+    constant = len(predicted) > 1 and len(np.unique(predicted, axis=0)) == 1
+    if constant and not multi_label:
         label = labels[int(predicted[0])]
-        return [f"every dev text gets the same label {label!r}: the model has not learned to tell the labels apart "
-                f"({NO_SIGNAL_CAUSE.format(extra=f', or --class-weights if {label!r} dominates the data')})"]
-    chosen = [name for name, on in zip(labels, predicted[0]) if on]
-    what = (f"all {len(labels)} labels" if len(chosen) == len(labels) else
-            "no label" if not chosen else f"the same labels ({', '.join(chosen)})")
-    warnings = [f"every dev text gets {what}: the model has not learned to tell the texts apart "
-                f"({NO_SIGNAL_CAUSE.format(extra=' or --class-weights')})"]
+        warnings.append(f"every dev text gets the same label {label!r}: the model has not learned to tell the labels "
+                        f"apart ({NO_SIGNAL_CAUSE.format(extra=f', or --class-weights if {label!r} dominates')})")
+    elif constant:
+        chosen = [name for name, on in zip(labels, predicted[0]) if on]
+        what = (f"all {len(labels)} labels" if len(chosen) == len(labels) else
+                "no label" if not chosen else f"the same labels ({', '.join(chosen)})")
+        hint = NO_SIGNAL_CAUSE.format(extra="; multi-label data need the class-weighted loss, on unless "
+                                            "--no-class-weights was given")
+        warnings.append(f"every dev text gets {what}: the model has not learned to tell the texts apart ({hint})")
     floor = min(THRESHOLD_GRID)
     at_floor = sum(t <= floor for t in thresholds or ())
-    if at_floor:
+    if at_floor and (constant or 2 * at_floor > len(labels)):
         warnings.append(f"{at_floor} of {len(labels)} thresholds tuned on dev sit at their floor ({floor:g}): "
                         "for those labels predicting every text scored best, so the dev macro-F1 at the tuned "
                         "thresholds is what guessing would score")
