@@ -95,6 +95,7 @@ def test_banner_names_each_given_split_file_and_a_carved_test_split(tmp_path, ti
     assert f"dev macro-F1 at threshold 0.5: {metrics['dev_macro_f1_at_0.5']:.4f}" in result.stdout
     config = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
     assert len(config["class_weights"]) == 3  # multi-label data get pos_weight by default
+    assert metrics["learning_rate"] == 3e-4 and "learning rate 0.0003" in result.stdout  # the multi-label default
 
 
 def test_a_model_that_learned_something_gets_no_warning(single_file_run):
@@ -105,6 +106,7 @@ def test_a_model_that_learned_something_gets_no_warning(single_file_run):
     assert "thresholds_tuned_on" not in metrics  # single-label: argmax, no thresholds
     config = json.loads((folder / "model" / "config.json").read_text(encoding="utf-8"))
     assert config.get("class_weights") is None  # single-label data get no class weights unless asked
+    assert metrics["learning_rate"] == 5e-3  # as given with --lr
 
 
 @pytest.mark.parametrize("separator", [None, ";"])
@@ -116,6 +118,7 @@ def test_constant_dev_predictions_are_warned_about(tmp_path, tiny_bert_folder, s
     result = _train(tiny_bert_folder, tmp_path, "--dataset", "same.csv", "--output", "model", "--epochs", "1", *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "model" / "train_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["learning_rate"] == (3e-4 if separator else 1e-4)  # the defaults: multi-label, the paper's
     assert len(metrics["warnings"]) >= 1
     assert metrics["warnings"][0].startswith("every dev text gets ")
     assert "likely cause: too few training steps" in metrics["warnings"][0]

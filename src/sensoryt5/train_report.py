@@ -55,18 +55,19 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits."""
     from sensoryt5.data import is_multi_label, label_names
     from sensoryt5.norms import parse_dims
-    from sensoryt5.training import uses_class_weights
+    from sensoryt5.training import learning_rate, uses_class_weights
 
+    multi_label = is_multi_label(dataset)
     backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
     lines = [f"Training SensoryT5 into {config.output}", f"  backbone: {backbone}",
              "  " + _sensory_line(config.sensory, config.fusion, parse_dims(config.dims), config.oov),
-             "  " + _label_line(label_names(dataset), is_multi_label(dataset), config.label_separator),
+             "  " + _label_line(label_names(dataset), multi_label, config.label_separator),
              "  " + split_sources(dataset)]
     if train_examples < len(dataset["train"]):
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
                      f"(--max-train-samples, seed {config.seed})")
-    weights = "class-weighted loss" if uses_class_weights(config, is_multi_label(dataset)) else "unweighted loss"
-    lines.append(f"  epochs {config.epochs:g}, learning rate {config.learning_rate:g}, batch size "
+    weights = "class-weighted loss" if uses_class_weights(config, multi_label) else "unweighted loss"
+    lines.append(f"  epochs {config.epochs:g}, learning rate {learning_rate(config, multi_label):g}, batch size "
                  f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")
     return "\n".join(lines)
 

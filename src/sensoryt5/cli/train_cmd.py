@@ -31,7 +31,8 @@ def train(
                                         "out with the model's shape and random stream unchanged)."),
     oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or none."),
     epochs: float = typer.Option(3.0, help="Training epochs (best epoch chosen on dev macro-F1)."),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="AdamW learning rate (paper: 1e-4)."),
+    learning_rate: float | None = typer.Option(None, "--lr", help="AdamW learning rate (default: the paper's "
+                                                                 "1e-4; 3e-4 for multi-label data)."),
     batch_size: int = typer.Option(32, help="Per-device training batch size."),
     eval_batch_size: int = typer.Option(64, help="Per-device evaluation batch size."),
     max_length: int = typer.Option(128, help="Maximum tokens per text."),
