@@ -84,7 +84,8 @@ def next_commands(model_dir: str, dataset: str) -> list[str]:
 def closing_summary(metrics: dict[str, Any], model_dir: str) -> str:
     """The lines `train` prints at the end: model folder, dev scores, warnings and the next commands."""
     dev = metrics["dev"]
-    scores = f"dev macro-F1 {dev['macro_f1']:.4f}, accuracy {dev['accuracy']:.4f}"
+    accuracy = "exact-match accuracy" if metrics["multi_label"] else "accuracy"  # multi-label: whole label set
+    scores = f"dev macro-F1 {dev['macro_f1']:.4f}, {accuracy} {dev['accuracy']:.4f}"
     if "micro_f1" in dev:
         scores += f", micro-F1 {dev['micro_f1']:.4f}"
     lines = [f"Saved the model to {model_dir} ({metrics['wall_time_s']:.0f} s)", f"  {scores}"]
