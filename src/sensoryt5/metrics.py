@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # per-label decision thresholds tried on dev
+
 
 def single_label_metrics(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Accuracy, macro-F1 and weighted-F1 of integer predictions [N] against gold labels [N]."""
@@ -47,7 +49,7 @@ def per_class_report(gold: np.ndarray, pred: np.ndarray, label_names: Sequence[s
 def tune_thresholds(gold: np.ndarray, probabilities: np.ndarray,
                     grid: np.ndarray | None = None) -> list[float]:
     """Per-label decision thresholds that maximise each label's F1 on (dev) probabilities [N, C]."""
-    grid = np.round(np.arange(0.05, 0.96, 0.05), 2) if grid is None else grid
+    grid = THRESHOLD_GRID if grid is None else grid
     thresholds = []
     for c in range(probabilities.shape[1]):
         scores = [f1_score(gold[:, c], probabilities[:, c] >= t, zero_division=0) for t in grid]

@@ -59,9 +59,24 @@ class ReproduceConfig:
         return Path(self.output) / (self.name or Path(self.backbone.rstrip("/")).name)
 
 
+QUICK_NAME = "quick"  # the quick preset's results folder
+QUICK_KEPT_RUN = ("isear", "paper-norms", 1)  # its run whose model folder is kept, to try after `make demo`
+
+
 def quick_preset(config: ReproduceConfig) -> ReproduceConfig:
     """The README's main job: MiniLM on ISEAR, 1 seed, 1 epoch, 3 modes (about 10 minutes on 2 CPU cores)."""
-    return replace(config, datasets=["isear"], seeds=[1], epochs=1.0, max_length=64, name=config.name or "quick")
+    return replace(config, datasets=["isear"], seeds=[1], epochs=1.0, max_length=64, name=config.name or QUICK_NAME)
+
+
+def quick_model_dir(config: ReproduceConfig) -> Path:
+    """Where the quick preset keeps its SensoryT5 run's model: results/quick/runs/isear/paper-norms/seed1/model."""
+    dataset, key, seed = QUICK_KEPT_RUN
+    return config.folder / "runs" / dataset / key / f"seed{seed}" / "model"
+
+
+def _keeps_model(config: ReproduceConfig, model_dir: Path) -> bool:
+    """Whether a run's model folder stays: with `keep_models`, and the quick preset's SensoryT5 run always."""
+    return config.keep_models or (config.name == QUICK_NAME and model_dir == quick_model_dir(config))
 
 
 @dataclass(frozen=True)
@@ -148,11 +163,10 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
     from sensoryt5.training import TrainingConfig, train
 
     run_dir = config.folder / "runs" / dataset / variant.key / f"seed{seed}"
-    result_file = run_dir / RESULT_FILE
-    if result_file.is_file():
+    result_file, model_dir = run_dir / RESULT_FILE, run_dir / "model"
+    if _finished(config, run_dir):
         return json.loads(result_file.read_text(encoding="utf-8"))
     started = time.time()
-    model_dir = run_dir / "model"
     training = train(TrainingConfig(
         dataset=dataset, output=str(model_dir), backbone=config.backbone, sensory=variant.mode,
         fusion=variant.fusion, dims=variant.dims, ablate=variant.ablated,
@@ -178,7 +192,7 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
         "wall_time_s": time.time() - started, "machine": machine(),
     }
     write_json(result_file, result)
-    if not config.keep_models:
+    if not _keeps_model(config, model_dir):
         shutil.rmtree(model_dir, ignore_errors=True)
     return result
 
@@ -197,9 +211,16 @@ def grid_jobs(config: ReproduceConfig) -> list[Job]:
 
 
 def is_done(config: ReproduceConfig, job: Job) -> bool:
-    """Whether a job already left its result.json."""
+    """Whether a job already left its result.json (and its model folder, where that is kept)."""
     dataset, variant, seed = job
-    return (config.folder / "runs" / dataset / variant.key / f"seed{seed}" / RESULT_FILE).is_file()
+    return _finished(config, config.folder / "runs" / dataset / variant.key / f"seed{seed}")
+
+
+def _finished(config: ReproduceConfig, run_dir: Path) -> bool:
+    """A run's result.json is written, and so is its model folder where that is kept (see `_keeps_model`)."""
+    model_dir = run_dir / "model"
+    return (run_dir / RESULT_FILE).is_file() and (not _keeps_model(config, model_dir)
+                                                  or (model_dir / "config.json").is_file())
 
 
 def run_jobs(config: ReproduceConfig, jobs: Sequence[Job], workers: int = 1, progress: Any = print) -> None:

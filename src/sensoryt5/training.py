@@ -25,6 +25,8 @@ from sensoryt5.errors import SensoryT5Error, check_choice, one_line
 from sensoryt5.model_folder import write_model_folder
 
 CHECKPOINTS = "checkpoints"
+PAPER_LEARNING_RATE = 1e-4  # the paper's Adam learning rate (single-label tasks)
+MULTI_LABEL_LEARNING_RATE = 3e-4  # best on dev of 1e-4/3e-4/5e-4 with pos_weight, 1,000 GoEmotions rows, MiniLM
 
 
 @dataclass
@@ -40,7 +42,7 @@ class TrainingConfig:
     ablate: tuple[str, ...] = ()  # dimensions zeroed for every word (leave-one-sense-out, same model shape)
     oov: str | None = "minilm"
     epochs: float = 3.0
-    learning_rate: float = 1e-4  # the paper's Adam learning rate
+    learning_rate: float | None = None  # None: the paper's 1e-4, or 3e-4 for multi-label data (`learning_rate`)
     batch_size: int = 32
     eval_batch_size: int = 64
     max_length: int = 128
@@ -50,7 +52,7 @@ class TrainingConfig:
     seed: int = 42
     max_train_samples: int | None = None
     early_stopping_patience: int | None = 2
-    class_weights: bool = False
+    class_weights: bool | None = None  # None: on for multi-label data (BCE pos_weight), off for single-label
     save_steps: int | None = None  # checkpoint (and evaluate) every N steps instead of every epoch
     keep_checkpoints: bool = False
     resume: bool = False
@@ -143,6 +145,25 @@ def _balanced_weights(dataset: Any, n_labels: int, multi_label: bool) -> list[fl
     return (counts.sum() / (n_labels * counts)).tolist()
 
 
+def uses_class_weights(config: TrainingConfig, multi_label: bool) -> bool:
+    """`class_weights` when set; left unset (None), on for multi-label data: without pos_weight the binary losses
+    of rare labels settle on "never" and the model learns only the label priors."""
+    return multi_label if config.class_weights is None else config.class_weights
+
+
+def learning_rate(config: TrainingConfig, multi_label: bool) -> float:
+    """`learning_rate` when set; left unset (None), the paper's for single-label data and a higher one for
+    multi-label data, whose per-label binary losses learn more slowly."""
+    if config.learning_rate is not None:
+        return config.learning_rate
+    return MULTI_LABEL_LEARNING_RATE if multi_label else PAPER_LEARNING_RATE
+
+
+def _loss_weights(config: TrainingConfig, dataset: Any, n_labels: int, multi_label: bool) -> list[float] | None:
+    """The loss's class weights (see `uses_class_weights` and `_balanced_weights`), or None."""
+    return _balanced_weights(dataset, n_labels, multi_label) if uses_class_weights(config, multi_label) else None
+
+
 def _compute_metrics(multi_label: bool):
     """The Trainer's metric function: accuracy, macro-F1, weighted-F1 (and micro-F1 at 0.5 for multi-label)."""
     from sensoryt5.metrics import multi_label_metrics, single_label_metrics
@@ -230,6 +251,14 @@ def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
     return output
 
 
+def _announce(config: TrainingConfig, rank: int, backbone: str, dataset: Any, train_examples: int) -> None:
+    """Print the start banner (see `train_report.start_banner`) on the main process of a run that shows progress."""
+    from sensoryt5.train_report import start_banner
+
+    if rank == 0 and config.progress:
+        print(start_banner(config, backbone, dataset, train_examples), flush=True)
+
+
 def train(config: TrainingConfig) -> dict[str, Any]:
     """Fine-tune, select the best epoch on dev macro-F1, save the model folder; returns the metrics written."""
     import torch
@@ -243,6 +272,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
     from sensoryt5.model_card import write_model_card
     from sensoryt5.modeling import SensoryT5ForSequenceClassification
+    from sensoryt5.train_report import dev_diagnostics
 
     backbone = _check_options(config)
     hf_logging.set_verbosity_error()
@@ -257,6 +287,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+    _announce(config, rank, backbone, dataset, len(train_split))
 
     tokenizer = _load_tokenizer(backbone)
     lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)
@@ -273,8 +304,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             sensory_dims=list(lexicon.dims),
             fusion=config.fusion,
             problem_type="multi_label_classification" if multi_label else "single_label_classification",
-            class_weights=(_balanced_weights(train_split, len(labels), multi_label) if config.class_weights
-                           else None),
+            class_weights=_loss_weights(config, train_split, len(labels), multi_label),
             max_length=config.max_length,
             lexicon_config=processor.settings(),
         )
@@ -284,7 +314,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     args = TrainingArguments(
         output_dir=str(output / CHECKPOINTS),
         num_train_epochs=config.epochs,
-        learning_rate=config.learning_rate,
+        learning_rate=learning_rate(config, multi_label),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
@@ -342,6 +372,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "multi_label": multi_label,
         "train_examples": len(train_split),
         "dev_examples": len(dataset["validation"]),
+        "learning_rate": trainer.args.learning_rate,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_dev_macro_f1": trainer.state.best_metric,
         "dev": dev_metrics,
@@ -354,6 +385,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,
+        **dev_diagnostics(dev.label_ids, dev_logits, labels, multi_label, model.config.label_thresholds),
     }
     if trainer.is_world_process_zero():
         write_model_folder(output, trainer.model, processor, metrics)

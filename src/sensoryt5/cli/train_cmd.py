@@ -36,7 +36,8 @@ def train(
                                         "out with the model's shape and random stream unchanged)."),
     oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or none."),
     epochs: float = typer.Option(3.0, help="Training epochs (best epoch chosen on dev macro-F1)."),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="AdamW learning rate (paper: 1e-4)."),
+    learning_rate: float | None = typer.Option(None, "--lr", help="AdamW learning rate (default: the paper's "
+                                                                 "1e-4; 3e-4 for multi-label data)."),
     batch_size: int = typer.Option(32, help="Per-device training batch size."),
     eval_batch_size: int = typer.Option(64, help="Per-device evaluation batch size."),
     max_length: int = typer.Option(128, help="Maximum tokens per text."),
@@ -47,7 +48,10 @@ def train(
     max_train_samples: int | None = typer.Option(None, help="Use only this many (seeded) training examples."),
     patience: int | None = typer.Option(2, help="Early stopping after this many evaluations without "
                                                    "improvement (0: off)."),
-    class_weights: bool = typer.Option(False, help="Weight the loss by inverse class frequency."),
+    class_weights: bool | None = typer.Option(None, "--class-weights/--no-class-weights",
+                                              help="Weight the loss by inverse class frequency (multi-label: "
+                                                   "pos_weight negatives/positives per label). Default: on for "
+                                                   "multi-label data, off for single-label."),
     save_steps: int | None = typer.Option(None, help="Checkpoint and evaluate every N steps instead of "
                                                         "every epoch."),
     keep_checkpoints: bool = typer.Option(False, help="Keep OUTPUT/checkpoints after training."),
@@ -66,6 +70,7 @@ def train(
                                                   "Trainer)."),
 ) -> None:
     """Fine-tune SensoryT5 on a data set; works unchanged under torchrun / accelerate launch."""
+    from sensoryt5.train_report import closing_summary
     from sensoryt5.training import TrainingConfig
     from sensoryt5.training import train as run_training
 
@@ -84,9 +89,7 @@ def train(
     ))
     if not metrics["written_by_this_process"]:
         return
-    dev = metrics["dev"]
-    console.print(f"[green]Saved[/] {output}  dev macro-F1 {dev['macro_f1']:.4f}  accuracy {dev['accuracy']:.4f}  "
-                  f"({metrics['wall_time_s']:.0f} s)")
+    console.print(closing_summary(metrics, str(output)), markup=False, highlight=False, soft_wrap=True)
 
 
 def evaluate(
@@ -147,7 +150,8 @@ def reproduce(
                                         "one GPU)."),
 ) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
-    from sensoryt5.reproduce import ReproduceConfig, quick_preset, run_grid, write_report
+    from sensoryt5.reproduce import ReproduceConfig, quick_model_dir, quick_preset, run_grid, write_report
+    from sensoryt5.train_report import next_commands
 
     config = ReproduceConfig(
         datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
@@ -165,3 +169,7 @@ def reproduce(
         run_grid(config, workers=workers, progress=lambda line: console.print(f"[bold cyan]{line}[/]"))
     console.print(f"[green]Report:[/] {config.folder / 'RESULTS.md'}")
     console.print((config.folder / "RESULTS.md").read_text(encoding="utf-8"))
+    if quick and (quick_model_dir(config) / "config.json").is_file():
+        console.print("\n".join([f"Kept the SensoryT5 model in {quick_model_dir(config)}; try it:",
+                                  *(f"  {line}" for line in next_commands(str(quick_model_dir(config)), "isear"))]),
+                      markup=False, highlight=False, soft_wrap=True)
