@@ -162,7 +162,7 @@ def test_train_skip_invalid_skips_bad_rows_and_counts_them_per_reason(tmp_path, 
                        "none", "--epochs", "1", "--max-length", "16", "--batch-size", "8", "--label-case", "lower",
                        "--skip-invalid")
     assert result.returncode == 0, result.stderr
-    assert f"skipped 4 invalid row(s) in {data}: 2 empty label, 1 empty text, 1 wrong field count" in result.stderr
+    assert f"skipped 4 invalid row(s) in {data}: 1 blank, 2 empty label, 1 wrong field count" in result.stderr
     metrics = json.loads((output / "train_metrics.json").read_text(encoding="utf-8"))
     assert metrics["labels"] == ["fear", "joy"]
     assert metrics["config"]["skip_invalid"] is True and metrics["config"]["label_case"] == "lower"
@@ -174,7 +174,7 @@ def test_train_skip_invalid_skips_bad_rows_and_counts_them_per_reason(tmp_path, 
 def test_train_without_skip_invalid_stops_at_the_first_bad_row(tmp_path):
     data = write_csv(tmp_path / "bad.csv", labelled(["joy", "fear"], 8) + [("   ", "joy")])
     line = one_error_line(sensoryt5("train", "--dataset", data, "--output", tmp_path / "model", "--oov", "none"))
-    assert f"file {data}, row 18, column 'text': empty or whitespace-only text" in line
+    assert f"file {data}, row 18, column 'text': the text is blank" in line
 
 
 @pytest.mark.parametrize("suffix,delimiter", [(".csv", ","), (".tsv", "\t")])
