@@ -6,10 +6,14 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from sensoryt5.cli.options import cli_option, config_command
+from sensoryt5.training import TrainingConfig
 
 console = Console()
 
@@ -18,66 +22,25 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def train(
-    dataset: str = typer.Option(..., help="Bundled data set (see `sensoryt5 data list`), a CSV/TSV/JSONL/Parquet "
-                                          "file or folder, or hf:NAME."),
-    output: Path = typer.Option(..., help="Folder for the trained model (+ train_metrics.json)."),
-    backbone: str = typer.Option("minilm", help="minilm (bundled all-MiniLM-L6-v2), a T5 or BERT-family hub "
-                                                "name (t5-large is the paper's) or a local folder."),
-    sensory: str = typer.Option("norms", help="norms, random, shuffled or none (the baseline)."),
-    fusion: str = typer.Option("paper", help="paper, residual, gate, late or input."),
-    dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list."),
-    ablate: str = typer.Option("", help="Comma list of dimensions set to zero for every word (leave-one-sense-"
-                                        "out with the model's shape and random stream unchanged)."),
-    oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or none."),
-    epochs: float = typer.Option(3.0, help="Training epochs (best epoch chosen on dev macro-F1)."),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="AdamW learning rate (paper: 1e-4)."),
-    batch_size: int = typer.Option(32, help="Per-device training batch size."),
-    eval_batch_size: int = typer.Option(64, help="Per-device evaluation batch size."),
-    max_length: int = typer.Option(128, help="Maximum tokens per text."),
-    warmup_ratio: float = typer.Option(0.0, help="Share of steps for linear warm-up."),
-    weight_decay: float = typer.Option(0.0, help="AdamW weight decay."),
-    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    seed: int = typer.Option(42, help="Random seed (model init, data order, random/shuffled modes)."),
-    max_train_samples: int | None = typer.Option(None, help="Use only this many (seeded) training examples."),
-    patience: int | None = typer.Option(2, help="Early stopping after this many evaluations without "
-                                                   "improvement (0: off)."),
-    class_weights: bool = typer.Option(False, help="Weight the loss by inverse class frequency."),
-    save_steps: int | None = typer.Option(None, help="Checkpoint and evaluate every N steps instead of "
-                                                        "every epoch."),
-    keep_checkpoints: bool = typer.Option(False, help="Keep OUTPUT/checkpoints after training."),
-    resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUTPUT/checkpoints."),
-    overwrite: bool = typer.Option(False, help="Replace a model already in OUTPUT."),
-    text_column: str = typer.Option("text", help="Text column of a user file."),
-    label_column: str = typer.Option("label", help="Label column of a user file."),
-    label_separator: str | None = typer.Option(None, help="Separator of multiple labels in a user file "
-                                                             "(makes the task multi-label)."),
-    mask_label_hashtags: bool = typer.Option(False, help="EmoInt: mask hashtags that name an emotion."),
-    deepspeed: Path | None = typer.Option(None, help="DeepSpeed config JSON (passed to the Trainer)."),
-    fsdp: str | None = typer.Option(None, help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
-                                                  "Trainer)."),
-) -> None:
+def _train(values: dict[str, Any], deepspeed: Path | None, fsdp: str | None) -> None:
     """Fine-tune SensoryT5 on a data set; works unchanged under torchrun / accelerate launch."""
-    from sensoryt5.training import TrainingConfig
     from sensoryt5.training import train as run_training
 
     trainer_args = {k: v for k, v in (("deepspeed", str(deepspeed) if deepspeed else None), ("fsdp", fsdp)) if v}
-    metrics = run_training(TrainingConfig(
-        dataset=dataset, output=str(output), backbone=backbone, sensory=sensory, fusion=fusion, dims=dims,
-        ablate=tuple(_csv(ablate)), oov=None if oov.lower() == "none" else oov, epochs=epochs,
-        learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size, max_length=max_length,
-        warmup_ratio=warmup_ratio, weight_decay=weight_decay, gradient_accumulation_steps=gradient_accumulation_steps,
-        seed=seed,
-        max_train_samples=max_train_samples, early_stopping_patience=patience or None, class_weights=class_weights,
-        save_steps=save_steps, keep_checkpoints=keep_checkpoints, resume=resume, overwrite=overwrite,
-        text_column=text_column, label_column=label_column, label_separator=label_separator,
-        mask_label_hashtags=mask_label_hashtags, trainer_args=trainer_args,
-    ))
+    metrics = run_training(TrainingConfig(**values, trainer_args=trainer_args))
     if not metrics["written_by_this_process"]:
         return
     dev = metrics["dev"]
-    console.print(f"[green]Saved[/] {output}  dev macro-F1 {dev['macro_f1']:.4f}  accuracy {dev['accuracy']:.4f}  "
-                  f"({metrics['wall_time_s']:.0f} s)")
+    console.print(f"[green]Saved[/] {values['output']}  dev macro-F1 {dev['macro_f1']:.4f}  "
+                  f"accuracy {dev['accuracy']:.4f}  ({metrics['wall_time_s']:.0f} s)")
+
+
+TRAIN_ONLY_OPTIONS = (  # `train` options that are not TrainingConfig fields (they fill `trainer_args`)
+    cli_option("deepspeed", Path | None, None, "--deepspeed", help="DeepSpeed config JSON (passed to the Trainer)."),
+    cli_option("fsdp", str | None, None, "--fsdp", help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
+                                                        "Trainer)."),
+)
+train = config_command("train", TrainingConfig, _train, extra=TRAIN_ONLY_OPTIONS)
 
 
 def evaluate(
