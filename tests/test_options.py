@@ -1,0 +1,93 @@
+"""Options are declared once: every TrainingConfig field with a flag is exactly one command-line option."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+import typer
+import typer.testing
+
+from sensoryt5.cli.options import config_command
+from sensoryt5.errors import OptionError
+from sensoryt5.training import TrainingConfig
+
+NOT_ON_COMMAND_LINE = {"trainer_args", "progress"}  # TrainingConfig fields filled by code, not typed
+TRAIN_ONLY = {"deepspeed", "fsdp"}  # `train` options that are not TrainingConfig fields
+
+
+def _command(name: str):
+    from sensoryt5.cli import _register, app
+
+    _register()
+    return typer.main.get_command(app).commands[name]
+
+
+def _options(command) -> dict:
+    """The command's options by parameter name (typer ships its own click, so no isinstance check)."""
+    return {p.name: p for p in command.params if p.opts[0].startswith("--")}
+
+
+def test_every_training_field_is_exactly_one_train_option_and_back():
+    options = _options(_command("train"))
+    fields = {f.name: f for f in dataclasses.fields(TrainingConfig)}
+    for name, f in fields.items():
+        if name in NOT_ON_COMMAND_LINE:
+            assert "flag" not in f.metadata
+            continue
+        assert "flag" in f.metadata and f.metadata.get("help"), f"{name} lacks flag/help metadata"
+        flag = f.metadata["flag"]
+        owners = [o for o in options.values() if flag in o.opts]
+        assert [o.name for o in owners] == [name], f"{flag} must be one option, for {name}"
+        assert owners[0].help == f.metadata["help"]
+    assert set(options) - set(fields) == TRAIN_ONLY
+
+
+def test_train_keeps_its_flag_names_and_defaults():
+    options = _options(_command("train"))
+    assert options["learning_rate"].opts == ["--lr"]
+    assert options["gradient_accumulation_steps"].opts == ["--grad-accum"]
+    assert options["early_stopping_patience"].opts == ["--patience"]
+    assert options["class_weights"].secondary_opts == ["--no-class-weights"]
+    assert options["dataset"].required and options["output"].required
+    assert options["epochs"].default == 3.0 and options["oov"].default == "minilm"
+
+
+def test_a_new_field_with_metadata_becomes_an_option():
+    @dataclass
+    class Config:
+        size: int = field(default=3, metadata={"flag": "--size", "help": "How many."})
+        names: tuple[str, ...] = field(default=(), metadata={"flag": "--names", "help": "Comma list."})
+        hidden: bool = False
+
+    seen = {}
+    app = typer.Typer()
+    app.command()(config_command("go", Config, lambda values: seen.update(values)))
+    app.command()(lambda: None)  # a second command keeps `go` a named sub-command
+    result = typer.testing.CliRunner().invoke(app, ["go", "--size", "5", "--names", "a,b"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"size": 5, "names": "a,b"}
+    assert typer.testing.CliRunner().invoke(app, ["go", "--hidden"]).exit_code == 2
+
+
+def test_config_normalises_command_line_spellings():
+    config = TrainingConfig(dataset="isear", output="out", ablate="visual, haptic", oov="None",
+                            early_stopping_patience=0)
+    assert config.ablate == ("visual", "haptic")
+    assert config.oov is None and config.early_stopping_patience is None
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"epochs": 0}, "--epochs (epochs) must be positive"),
+    ({"batch_size": -1}, "--batch-size (batch_size) must be positive"),
+    ({"learning_rate": -1e-4}, "--lr (learning_rate) must not be negative"),
+    ({"warmup_ratio": 1.5}, "--warmup-ratio (warmup_ratio) must be in [0, 1)"),
+    ({"early_stopping_patience": -2}, "--patience (early_stopping_patience) must be positive"),
+    ({"text_column": ""}, "--text-column (text_column) must not be empty"),
+])
+def test_config_rejects_out_of_range_values_naming_flag_and_field(values, message):
+    with pytest.raises(OptionError) as error:
+        TrainingConfig(dataset="isear", output="out", **values)
+    assert message in str(error.value)
+    assert isinstance(error.value, ValueError)
