@@ -17,11 +17,16 @@ NOT_ON_COMMAND_LINE = {"trainer_args", "progress"}  # TrainingConfig fields fill
 TRAIN_ONLY = {"deepspeed", "fsdp"}  # `train` options that are not TrainingConfig fields
 
 
-def _command(name: str):
+def _app() -> typer.Typer:
     from sensoryt5.cli import _register, app
 
-    _register()
-    return typer.main.get_command(app).commands[name]
+    if not app.registered_commands:
+        _register()
+    return app
+
+
+def _command(name: str):
+    return typer.main.get_command(_app()).commands[name]
 
 
 def _options(command) -> dict:
@@ -42,6 +47,43 @@ def test_every_training_field_is_exactly_one_train_option_and_back():
         assert [o.name for o in owners] == [name], f"{flag} must be one option, for {name}"
         assert owners[0].help == f.metadata["help"]
     assert set(options) - set(fields) == TRAIN_ONLY
+
+
+def test_reproduce_offers_every_training_option_the_grid_does_not_set():
+    from sensoryt5.cli.train_cmd import REPRODUCE_GRID_OPTIONS
+    from sensoryt5.reproduce import GRID_FIELDS
+
+    options = _options(_command("reproduce"))
+    grid = {p.name for p in REPRODUCE_GRID_OPTIONS}
+    assert grid == {"datasets", "modes", "fusion", "dims", "ablate", "seeds", "output", "name", "keep_models",
+                    "quick", "report_only", "workers"}
+    for f in dataclasses.fields(TrainingConfig):
+        if f.name in NOT_ON_COMMAND_LINE or f.name in GRID_FIELDS:
+            continue
+        owners = [o for o in options.values() if f.metadata["flag"] in o.opts]
+        assert [o.name for o in owners] == [f.name], f"reproduce lacks {f.metadata['flag']}"
+        assert owners[0].help == f.metadata["help"]
+    template = {f.name for f in dataclasses.fields(TrainingConfig)} - NOT_ON_COMMAND_LINE - set(GRID_FIELDS)
+    assert set(options) == template | grid
+
+
+def test_reproduce_passes_training_options_to_every_run(monkeypatch, tmp_path):
+    import sensoryt5.reproduce as reproduce
+
+    seen = []
+    monkeypatch.setattr(reproduce, "run_grid", lambda config, **kwargs: seen.append(config))
+    monkeypatch.setattr(reproduce, "write_report", lambda *args, **kwargs: None)
+    (tmp_path / "quick").mkdir()
+    (tmp_path / "quick" / "RESULTS.md").write_text("report")
+    result = typer.testing.CliRunner().invoke(
+        _app(), ["reproduce", "--quick", "--output", str(tmp_path), "--oov", "none",
+                                         "--warmup-ratio", "0.1", "--weight-decay", "0.01", "--class-weights",
+                                         "--patience", "0"])
+    assert result.exit_code == 0, result.output
+    training = seen[0].training
+    assert (training.oov, training.warmup_ratio, training.weight_decay) == (None, 0.1, 0.01)
+    assert training.class_weights and training.early_stopping_patience is None
+    assert (training.epochs, training.max_length, seen[0].datasets) == (1.0, 64, ["isear"])  # --quick
 
 
 def test_train_keeps_its_flag_names_and_defaults():

@@ -137,11 +137,12 @@ def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_
 
 
 def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
-    from sensoryt5.reproduce import ReproduceConfig, run_grid
+    from sensoryt5.reproduce import ReproduceConfig, run_grid, training_template
 
-    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2],
-                             backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
-                             max_train_samples=48, output=str(tmp_path), name="tiny", early_stopping_patience=None)
+    training = training_template(backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
+                                 max_train_samples=48, early_stopping_patience=None)
+    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2], training=training,
+                             output=str(tmp_path), name="tiny")
     seen: list[str] = []
     payload = run_grid(config, progress=seen.append)
     folder = tmp_path / "tiny"

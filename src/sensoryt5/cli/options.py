@@ -34,13 +34,13 @@ def _option(field: dataclasses.Field, annotation: Any) -> inspect.Parameter:
                              default=typer.Option(default, decls, help=field.metadata.get("help")))
 
 
-def config_command(name: str, config_class: type, body: Callable[..., None],
+def config_command(name: str, config_class: type, body: Callable[..., None], lead: Sequence[inspect.Parameter] = (),
                    extra: Sequence[inspect.Parameter] = (), exclude: Sequence[str] = ()) -> Callable[..., None]:
-    """The typer command `name` whose options are the flagged fields of `config_class` (except `exclude`) followed by
-    `extra` (command-only options); it calls `body(config_values, **extra_values)`."""
+    """The typer command `name` whose options are `lead`, the flagged fields of `config_class` (except `exclude`),
+    then `extra` (`lead` and `extra`: command-only options); it calls `body(config_values, **other_values)`."""
     hints = typing.get_type_hints(config_class)
     fields = flagged_fields(config_class, exclude)
-    parameters = [_option(f, hints[f.name]) for f in fields] + list(extra)
+    parameters = [*lead, *(_option(f, hints[f.name]) for f in fields), *extra]
     names = {f.name for f in fields}
 
     @functools.wraps(body)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sensoryt5.cli.options import cli_option, config_command
+from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
 
 console = Console()
@@ -72,39 +73,16 @@ def evaluate(
     console.print(f"Predictions: {report['predictions_file']}")
 
 
-def reproduce(
-    datasets: str = typer.Option("isear,emoint", help="Comma list of data sets."),
-    modes: str = typer.Option("none,norms,random", help="Comma list of sensory modes (none = baseline)."),
-    fusion: str = typer.Option("paper", help="Comma list of fusion variants."),
-    dims: str = typer.Option("perceptual", help="Dimension set(s), separated by ';' (e.g. "
-                                                "'perceptual;action')."),
-    ablate: str = typer.Option("", help="Comma list of senses; each adds variants with that one sense set to zero "
-                                        "for every word (leave-one-sense-out, same model shape as with it)."),
-    seeds: str = typer.Option("1,2,3", help="Comma list of seeds."),
-    backbone: str = typer.Option("minilm", help="Backbone name or folder."),
-    epochs: float = typer.Option(3.0, help="Training epochs per run."),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="Learning rate."),
-    batch_size: int = typer.Option(32, help="Training batch size."),
-    max_length: int = typer.Option(128, help="Maximum tokens per text."),
-    max_train_samples: int | None = typer.Option(None, help="Cap on training examples per run."),
-    output: Path = typer.Option(Path("results"), help="Results root (runs go to OUTPUT/NAME)."),
-    name: str | None = typer.Option(None, help="Sub-folder name (default: the backbone's name)."),
-    keep_models: bool = typer.Option(False, help="Keep each run's model folder."),
-    quick: bool = typer.Option(False, help="Preset: ISEAR, 1 seed, 1 epoch, length 64 (about 10 min on 2 CPU "
-                                           "cores)."),
-    report_only: bool = typer.Option(False, help="Only rebuild the report from finished runs."),
-    workers: int = typer.Option(1, help="Runs trained at once, each in its own process (small models can share "
-                                        "one GPU)."),
-) -> None:
+def _reproduce(training: dict[str, Any], datasets: str, modes: str, fusion: str, dims: str, ablate: str, seeds: str,
+               output: Path, name: str | None, keep_models: bool, quick: bool, report_only: bool,
+               workers: int) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
-    from sensoryt5.reproduce import ReproduceConfig, quick_preset, run_grid, write_report
+    from sensoryt5.reproduce import ReproduceConfig, quick_preset, run_grid, training_template, write_report
 
     config = ReproduceConfig(
         datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
         dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
-        seeds=[int(s) for s in _csv(seeds)],
-        backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        max_length=max_length, max_train_samples=max_train_samples, output=str(output), name=name,
+        seeds=[int(s) for s in _csv(seeds)], training=training_template(**training), output=str(output), name=name,
         keep_models=keep_models, command="sensoryt5 " + shlex.join(sys.argv[1:]),
     )
     if quick:
@@ -115,3 +93,27 @@ def reproduce(
         run_grid(config, workers=workers, progress=lambda line: console.print(f"[bold cyan]{line}[/]"))
     console.print(f"[green]Report:[/] {config.folder / 'RESULTS.md'}")
     console.print((config.folder / "RESULTS.md").read_text(encoding="utf-8"))
+
+
+REPRODUCE_GRID_OPTIONS = (  # `reproduce` options that are not training settings: the grid and its report
+    cli_option("datasets", str, "isear,emoint", "--datasets", help="Comma list of data sets."),
+    cli_option("modes", str, "none,norms,random", "--modes", help="Comma list of sensory modes (none = baseline)."),
+    cli_option("fusion", str, "paper", "--fusion", help="Comma list of fusion variants."),
+    cli_option("dims", str, "perceptual", "--dims", help="Dimension set(s), separated by ';' (e.g. "
+                                                         "'perceptual;action')."),
+    cli_option("ablate", str, "", "--ablate", help="Comma list of senses; each adds variants with that one sense set "
+                                                   "to zero for every word (leave-one-sense-out, same model shape "
+                                                   "as with it)."),
+    cli_option("seeds", str, "1,2,3", "--seeds", help="Comma list of seeds."),
+    cli_option("output", Path, Path("results"), "--output", help="Results root (runs go to OUTPUT/NAME)."),
+    cli_option("name", str | None, None, "--name", help="Sub-folder name (default: the backbone's name)."),
+    cli_option("keep_models", bool, False, "--keep-models/--no-keep-models", help="Keep each run's model folder."),
+    cli_option("quick", bool, False, "--quick/--no-quick", help="Preset: ISEAR, 1 seed, 1 epoch, length 64 (about "
+                                                                "10 min on 2 CPU cores)."),
+    cli_option("report_only", bool, False, "--report-only/--no-report-only",
+               help="Only rebuild the report from finished runs."),
+    cli_option("workers", int, 1, "--workers", help="Runs trained at once, each in its own process (small models "
+                                                    "can share one GPU)."),
+)
+reproduce = config_command("reproduce", TrainingConfig, _reproduce, lead=REPRODUCE_GRID_OPTIONS,
+                           exclude=GRID_FIELDS)
