@@ -38,7 +38,6 @@ SENSE_COLOURS: dict[str, str] = {
     "olfactory": "#59a14f",
     "visual": "#edc948",
 }
-MAX_RATING = 5.0  # the Lancaster norms rate every dimension from 0 to 5
 
 
 def check_model_folder(folder: str | Path) -> Path:

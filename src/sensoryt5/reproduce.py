@@ -26,9 +26,6 @@ from sensoryt5.errors import SensoryT5Error
 from sensoryt5.training import TrainingConfig
 
 RESULT_FILE = "result.json"
-PAPER_ED = {"T5": {"accuracy": 0.609, "macro_f1": 0.604}, "SensoryT5": {"accuracy": 0.618, "macro_f1": 0.615}}
-MODE_NAMES = {"none": "baseline (no sensory branch)", "norms": "SensoryT5 (norms)", "random": "Random SensoryT5",
-              "shuffled": "Shuffled SensoryT5"}
 
 
 GRID_FIELDS = ("dataset", "output", "sensory", "fusion", "dims", "ablate", "seed", "resume", "overwrite")

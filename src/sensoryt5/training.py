@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.atomic import default_mode, write_json
+from sensoryt5.backbones import DEFAULT_BACKBONE
 from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line
 
 CHECKPOINTS = "checkpoints"
@@ -41,7 +42,7 @@ class TrainingConfig:
         "flag": "--dataset", "help": "Bundled data set (see `sensoryt5 data list`), a CSV/TSV/JSONL/Parquet file or "
                                      "folder, or hf:NAME."})
     output: str = field(metadata={"flag": "--output", "help": "Folder for the trained model (+ train_metrics.json)."})
-    backbone: str = field(default="minilm", metadata={
+    backbone: str = field(default=DEFAULT_BACKBONE, metadata={
         "flag": "--backbone", "help": "minilm (bundled all-MiniLM-L6-v2), a T5 or BERT-family hub name (t5-large is "
                                       "the paper's) or a local folder."})
     sensory: str = field(default="norms", metadata={
@@ -297,44 +298,43 @@ def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
     return output
 
 
-def train(config: TrainingConfig) -> dict[str, Any]:
-    """Fine-tune, select the best epoch on dev macro-F1, save the model folder; returns the metrics written."""
-    import torch
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
-    from transformers import logging as hf_logging
+def _load_splits(config: TrainingConfig) -> tuple[Any, Any]:
+    """The data set and its training split (cut to `max_train_samples` seeded examples when asked)."""
+    from sensoryt5.data import load_dataset
 
-    from sensoryt5.alignment import SensoryProcessor
-    from sensoryt5.backbones import quiet_weight_loading
-    from sensoryt5.data import is_multi_label, label_names, load_dataset
-    from sensoryt5.lexicon import SensoryLexicon
-    from sensoryt5.metrics import multi_label_metrics, tune_thresholds
-    from sensoryt5.modeling import SensoryT5ForSequenceClassification
-
-    backbone = _check_options(config)
-    hf_logging.set_verbosity_error()
-    started = time.time()
-    rank = int(os.environ.get("RANK", "0"))
-    output = _prepare_output(config, rank == 0)
     dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
                            label_separator=config.label_separator, mask_label_hashtags=config.mask_label_hashtags)
-    labels, multi_label = label_names(dataset), is_multi_label(dataset)
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+    return dataset, train_split
 
-    tokenizer = _load_tokenizer(backbone)
+
+def _build_processor(config: TrainingConfig, backbone: str) -> Any:
+    """The SensoryProcessor: the backbone's tokenizer and the lexicon's sensory tensor aligned to its tokens."""
+    from sensoryt5.alignment import SensoryProcessor
+    from sensoryt5.lexicon import SensoryLexicon
+
     lexicon = SensoryLexicon(dims=config.dims, oov_embedder=config.oov)
-    processor = SensoryProcessor(tokenizer, lexicon, mode=config.sensory, max_length=config.max_length,
-                                 seed=config.seed, ablate=config.ablate)
-    coverage = processor.coverage(train_split["text"]) if config.sensory != "none" else None
+    return SensoryProcessor(_load_tokenizer(backbone), lexicon, mode=config.sensory, max_length=config.max_length,
+                            seed=config.seed, ablate=config.ablate)
+
+
+def _build_model(config: TrainingConfig, backbone: str, processor: Any, labels: list[str], multi_label: bool,
+                 train_split: Any) -> Any:
+    """SensoryT5 on the backbone, seeded, with the class weights of `train_split` when asked."""
+    from transformers import set_seed
+
+    from sensoryt5.backbones import quiet_weight_loading
+    from sensoryt5.modeling import SensoryT5ForSequenceClassification
 
     set_seed(config.seed)
     with quiet_weight_loading():
-        model = SensoryT5ForSequenceClassification.from_backbone(
+        return SensoryT5ForSequenceClassification.from_backbone(
             backbone,
             id2label=dict(enumerate(labels)),
             sensory_mode=config.sensory,
-            sensory_dims=list(lexicon.dims),
+            sensory_dims=list(processor.lexicon.dims),
             fusion=config.fusion,
             problem_type="multi_label_classification" if multi_label else "single_label_classification",
             class_weights=(_balanced_weights(train_split, len(labels), multi_label) if config.class_weights
@@ -342,10 +342,17 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             max_length=config.max_length,
             lexicon_config=processor.settings(),
         )
+
+
+def _training_arguments(config: TrainingConfig, output: Path, model: Any) -> Any:
+    """The Trainer's arguments: paper optimiser settings, best checkpoint on dev macro-F1, checkpoints in OUTPUT."""
+    import torch
+    from transformers import TrainingArguments
+
     strategy = "steps" if config.save_steps else "epoch"
     report_to = ["tensorboard"] if importlib.util.find_spec("tensorboard") else "none"
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(output / "logs")  # read by the Trainer's TensorBoard callback
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(output / CHECKPOINTS),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
@@ -376,30 +383,65 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         disable_tqdm=not config.progress,
         **config.trainer_args,
     )
+
+
+def _fit(config: TrainingConfig, output: Path, model: Any, processor: Any, dataset: Any, train_split: Any,
+         multi_label: bool, is_main: bool) -> tuple[Any, Any]:
+    """Build the Trainer and train (resuming from the last complete checkpoint when asked); the trainer and its
+    train result. SensoryT5Error after an interrupt, once the checkpoint is saved."""
+    from transformers import EarlyStoppingCallback, Trainer
+
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     with GracefulInterrupt() as interrupt:
         trainer = Trainer(
-            model=model, args=args, train_dataset=train_split, eval_dataset=dataset["validation"],
-            data_collator=SensoryCollator(processor, multi_label), compute_metrics=_compute_metrics(multi_label),
-            callbacks=[*callbacks, interrupt.callback()],
+            model=model, args=_training_arguments(config, output, model), train_dataset=train_split,
+            eval_dataset=dataset["validation"], data_collator=SensoryCollator(processor, multi_label),
+            compute_metrics=_compute_metrics(multi_label), callbacks=[*callbacks, interrupt.callback()],
         )
         resume_from = _last_complete_checkpoint(output / CHECKPOINTS) if config.resume else None
-        if config.resume and resume_from is None and any((output / CHECKPOINTS).glob("checkpoint-*")) and rank == 0:
+        if config.resume and resume_from is None and any((output / CHECKPOINTS).glob("checkpoint-*")) and is_main:
             print(f"No complete checkpoint in {output / CHECKPOINTS}; starting from scratch.")
         train_result = trainer.train(resume_from_checkpoint=resume_from)
     if interrupt.requested:
         raise SensoryT5Error(f"training interrupted; checkpoint saved in {output / CHECKPOINTS}. "
                              "Run the same command with --resume to continue.")
+    return trainer, train_result
+
+
+def _dev_metrics(trainer: Any, dataset: Any, multi_label: bool) -> dict[str, float]:
+    """Dev scores of the selected model; for multi-label, after tuning its per-label thresholds on dev."""
+    import torch
+
+    from sensoryt5.metrics import multi_label_metrics, tune_thresholds
 
     dev = trainer.predict(dataset["validation"])
     dev_logits = dev.predictions[0] if isinstance(dev.predictions, tuple) else dev.predictions
-    if multi_label:
-        probabilities = torch.sigmoid(torch.from_numpy(dev_logits)).numpy()
-        model.config.label_thresholds = tune_thresholds(dev.label_ids, probabilities)
-        dev_metrics = multi_label_metrics(dev.label_ids, probabilities >= np.array(model.config.label_thresholds))
-    else:
-        dev_metrics = {k.removeprefix("test_"): v for k, v in dev.metrics.items()
-                       if k.removeprefix("test_") in ("accuracy", "macro_f1", "weighted_f1")}
+    if not multi_label:
+        return {k.removeprefix("test_"): v for k, v in dev.metrics.items()
+                if k.removeprefix("test_") in ("accuracy", "macro_f1", "weighted_f1")}
+    probabilities = torch.sigmoid(torch.from_numpy(dev_logits)).numpy()
+    trainer.model.config.label_thresholds = tune_thresholds(dev.label_ids, probabilities)
+    return multi_label_metrics(dev.label_ids, probabilities >= np.array(trainer.model.config.label_thresholds))
+
+
+def train(config: TrainingConfig) -> dict[str, Any]:
+    """Fine-tune, select the best epoch on dev macro-F1, save the model folder; returns the metrics written."""
+    import torch
+    from transformers import logging as hf_logging
+
+    from sensoryt5.data import is_multi_label, label_names
+
+    backbone = _check_options(config)
+    hf_logging.set_verbosity_error()
+    started = time.time()
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    output = _prepare_output(config, is_main)
+    dataset, train_split = _load_splits(config)
+    labels, multi_label = label_names(dataset), is_multi_label(dataset)
+    processor = _build_processor(config, backbone)
+    coverage = processor.coverage(train_split["text"]) if config.sensory != "none" else None
+    model = _build_model(config, backbone, processor, labels, multi_label, train_split)
+    trainer, train_result = _fit(config, output, model, processor, dataset, train_split, multi_label, is_main)
     metrics = {
         "config": asdict(config),
         "labels": labels,
@@ -408,7 +450,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "dev_examples": len(dataset["validation"]),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_dev_macro_f1": trainer.state.best_metric,
-        "dev": dev_metrics,
+        "dev": _dev_metrics(trainer, dataset, multi_label),
         "epochs_run": trainer.state.epoch,
         "history": [h for h in trainer.state.log_history if "eval_macro_f1" in h],
         "train_runtime_s": train_result.metrics.get("train_runtime"),

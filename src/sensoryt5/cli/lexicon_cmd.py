@@ -23,17 +23,15 @@ def lookup(
 ) -> None:
     """Print each word's sensory vector and how it was found (exact, lemma, multiword, predicted, missing)."""
     from sensoryt5.errors import SensoryT5Error
-    from sensoryt5.lexicon import SensoryLexicon
+    from sensoryt5.lexicon import SensoryLexicon, WordLookup
 
     try:
         lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov.lower() == "none" else oov)
         vectors, sources, entries = lexicon.lookup_many(words)
     except ValueError as error:
         raise SensoryT5Error(str(error)) from error
-    rows = [
-        {"word": w, "source": s, "entry": e, **{d: round(float(v), 4) for d, v in zip(lexicon.dims, vec)}}
-        for w, s, e, vec in zip(words, sources, entries, vectors)
-    ]
+    rows = [WordLookup(word=w, source=s, entry=e, vector=vec).as_dict(lexicon.dims)
+            for w, s, e, vec in zip(words, sources, entries, vectors)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
