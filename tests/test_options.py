@@ -127,6 +127,7 @@ def test_config_normalises_command_line_spellings():
     ({"warmup_ratio": 1.5}, "--warmup-ratio (warmup_ratio) must be in [0, 1)"),
     ({"early_stopping_patience": -2}, "--patience (early_stopping_patience) must be positive"),
     ({"text_column": ""}, "--text-column (text_column) must not be empty"),
+    ({"report_to": "comet"}, "--report-to (report_to) must be one of none, tensorboard, mlflow, wandb"),
 ])
 def test_config_rejects_out_of_range_values_naming_flag_and_field(values, message):
     with pytest.raises(OptionError) as error:

@@ -192,3 +192,14 @@ def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_ber
 
     clf = SensoryClassifier.from_pretrained(output, device="cpu")
     assert len(clf.predict(["I was so happy to see my friends."])[0]) == 7
+
+
+def test_report_to_tensorboard_writes_an_events_file(tmp_path, tiny_bert_folder):
+    pytest.importorskip("tensorboard")
+    output = tmp_path / "model"
+    train(TrainingConfig(output=str(output), backbone=str(tiny_bert_folder), report_to="tensorboard",
+                         **{**FAST, "max_train_samples": 32}))
+    assert list((output / "logs").rglob("events.out.tfevents.*"))
+    quiet = tmp_path / "quiet"
+    train(TrainingConfig(output=str(quiet), backbone=str(tiny_bert_folder), **{**FAST, "max_train_samples": 32}))
+    assert not (quiet / "logs").exists()  # the default, --report-to none, writes no logs

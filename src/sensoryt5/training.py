@@ -26,6 +26,7 @@ from sensoryt5.backbones import DEFAULT_BACKBONE
 from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line
 
 CHECKPOINTS = "checkpoints"
+REPORT_TO = ("none", "tensorboard", "mlflow", "wandb")  # the Trainer integrations `--report-to` offers
 METRICS_FILE = "train_metrics.json"
 
 
@@ -92,6 +93,9 @@ class TrainingConfig:
                                              "multi-label)."})
     mask_label_hashtags: bool = field(default=False, metadata={
         "flag": "--mask-label-hashtags", "help": "EmoInt: mask hashtags that name an emotion."})
+    report_to: str = field(default="none", metadata={
+        "flag": "--report-to", "help": "Where the Trainer logs losses and dev scores: none, tensorboard (in "
+                                       "OUTPUT/logs), mlflow or wandb."})
     trainer_args: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Extra TrainingArguments (deepspeed, fsdp, ...)."})
     progress: bool = field(default=True, metadata={
@@ -121,6 +125,8 @@ class TrainingConfig:
         for name in ("text_column", "label_column"):
             if not getattr(self, name):
                 raise _field_error(name, "must not be empty")
+        if self.report_to not in REPORT_TO:
+            raise _field_error("report_to", f"must be one of {', '.join(REPORT_TO)}, got {self.report_to!r}")
 
 
 def _field_error(name: str, problem: str) -> OptionError:
@@ -270,6 +276,9 @@ def _check_options(config: TrainingConfig) -> str:
     check_sensory_options(config.sensory, config.fusion, config.dims, config.ablate)
     if config.oov is not None:
         check_choice("OOV embedder", config.oov.strip().lower(), sorted(EMBEDDERS))
+    if config.report_to != "none" and importlib.util.find_spec(config.report_to) is None:
+        raise OptionError(f"--report-to {config.report_to} needs the {config.report_to} package "
+                          f"(pip install {config.report_to})")
     return resolve_backbone(config.backbone)
 
 
@@ -350,8 +359,8 @@ def _training_arguments(config: TrainingConfig, output: Path, model: Any) -> Any
     from transformers import TrainingArguments
 
     strategy = "steps" if config.save_steps else "epoch"
-    report_to = ["tensorboard"] if importlib.util.find_spec("tensorboard") else "none"
-    os.environ["TENSORBOARD_LOGGING_DIR"] = str(output / "logs")  # read by the Trainer's TensorBoard callback
+    if config.report_to == "tensorboard":
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(output / "logs")  # read by the Trainer's TensorBoard callback
     return TrainingArguments(
         output_dir=str(output / CHECKPOINTS),
         num_train_epochs=config.epochs,
@@ -376,7 +385,7 @@ def _training_arguments(config: TrainingConfig, output: Path, model: Any) -> Any
         ddp_find_unused_parameters=model.is_encoder_decoder and model.config.t5_states == "encoder",
         logging_strategy="steps",
         logging_steps=50,
-        report_to=report_to,
+        report_to=config.report_to,
         remove_unused_columns=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
