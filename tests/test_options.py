@@ -81,7 +81,7 @@ def test_reproduce_passes_training_options_to_every_run(monkeypatch, tmp_path):
                                          "--patience", "0"])
     assert result.exit_code == 0, result.output
     training = seen[0].training
-    assert (training.oov, training.warmup_ratio, training.weight_decay) == (None, 0.1, 0.01)
+    assert (training.oov_embedder, training.warmup_ratio, training.weight_decay) == (None, 0.1, 0.01)
     assert training.class_weights and training.early_stopping_patience is None
     assert (training.epochs, training.max_length, seen[0].datasets) == (1.0, 64, ["isear"])  # --quick
 
@@ -93,7 +93,7 @@ def test_train_keeps_its_flag_names_and_defaults():
     assert options["early_stopping_patience"].opts == ["--patience"]
     assert options["class_weights"].secondary_opts == ["--no-class-weights"]
     assert options["dataset"].required and options["output"].required
-    assert options["epochs"].default == 3.0 and options["oov"].default == "minilm"
+    assert options["epochs"].default == 3.0 and options["oov_embedder"].default == "minilm"
 
 
 def test_a_new_field_with_metadata_becomes_an_option():
@@ -114,10 +114,10 @@ def test_a_new_field_with_metadata_becomes_an_option():
 
 
 def test_config_normalises_command_line_spellings():
-    config = TrainingConfig(dataset="isear", output="out", ablate="visual, haptic", oov="None",
+    config = TrainingConfig(dataset="isear", output="out", ablate="visual, haptic", oov_embedder="None",
                             early_stopping_patience=0)
     assert config.ablate == ("visual", "haptic")
-    assert config.oov is None and config.early_stopping_patience is None
+    assert config.oov_embedder is None and config.early_stopping_patience is None
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -134,3 +134,13 @@ def test_config_rejects_out_of_range_values_naming_flag_and_field(values, messag
         TrainingConfig(dataset="isear", output="out", **values)
     assert message in str(error.value)
     assert isinstance(error.value, ValueError)
+
+
+def test_saved_configs_with_the_old_names_still_load():
+    old = {"dataset": "isear", "output": "out", "sensory": "random", "dims": "action", "oov": None,
+           "ablate": ["visual"], "epochs": 2.0, "retired_option": 1}
+    config = TrainingConfig.from_dict(old)
+    assert (config.sensory_mode, config.sensory_dims, config.oov_embedder) == ("random", "action", None)
+    assert config.ablate == ("visual",) and config.epochs == 2.0
+    current = dataclasses.asdict(TrainingConfig(dataset="isear", output="out", sensory_mode="none"))
+    assert TrainingConfig.from_dict(current) == TrainingConfig(dataset="isear", output="out", sensory_mode="none")

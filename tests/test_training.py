@@ -14,7 +14,7 @@ import pytest
 
 from sensoryt5.training import TrainingConfig, train
 
-FAST = dict(dataset="isear", max_train_samples=64, epochs=1, batch_size=16, max_length=32, oov=None,
+FAST = dict(dataset="isear", max_train_samples=64, epochs=1, batch_size=16, max_length=32, oov_embedder=None,
             early_stopping_patience=None)
 
 
@@ -96,7 +96,7 @@ def test_multilabel_training_tunes_thresholds_on_dev(tmp_path, tiny_bert_folder)
     path.write_text("\n".join(json.dumps(r) for r in rows))
     output = tmp_path / "model"
     metrics = train(TrainingConfig(dataset=str(path), output=str(output), backbone=str(tiny_bert_folder),
-                                   label_separator=";", epochs=2, batch_size=16, max_length=16, oov=None,
+                                   label_separator=";", epochs=2, batch_size=16, max_length=16, oov_embedder=None,
                                    early_stopping_patience=None))
     assert metrics["multi_label"] is True
     config = json.loads((output / "config.json").read_text())
@@ -122,7 +122,7 @@ def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_
 
     frozen = dict(FAST, max_train_samples=16, learning_rate=0.0, fusion="input", seed=5)
     variants = {"full": {}, "zeroed": {"ablate": ("visual",)},
-                "removed": {"dims": "auditory,gustatory,haptic,interoceptive,olfactory"}}
+                "removed": {"sensory_dims": "auditory,gustatory,haptic,interoceptive,olfactory"}}
     weights = {}
     for name, extra in variants.items():
         train(TrainingConfig(output=str(tmp_path / name), backbone=str(tiny_bert_folder), **frozen, **extra))

@@ -28,7 +28,7 @@ from sensoryt5.training import TrainingConfig
 RESULT_FILE = "result.json"
 
 
-GRID_FIELDS = ("dataset", "output", "sensory", "fusion", "dims", "ablate", "seed", "resume", "overwrite")
+GRID_FIELDS = ("dataset", "output", "sensory_mode", "fusion", "sensory_dims", "ablate", "seed", "resume", "overwrite")
 """TrainingConfig fields the grid sets for each run; every other one comes from `ReproduceConfig.training`."""
 
 
@@ -155,8 +155,8 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
     started = time.time()
     model_dir = run_dir / "model"
     training = train(replace(
-        config.training, dataset=dataset, output=str(model_dir), sensory=variant.mode, fusion=variant.fusion,
-        dims=variant.dims, ablate=variant.ablated, seed=seed, resume=True, overwrite=True,
+        config.training, dataset=dataset, output=str(model_dir), sensory_mode=variant.mode, fusion=variant.fusion,
+        sensory_dims=variant.dims, ablate=variant.ablated, seed=seed, resume=True, overwrite=True,
     ))
     test = evaluate(model_dir, dataset, "test", output_dir=run_dir / "test")
     predictions = [json.loads(line) for line in (run_dir / "test" / "predictions.jsonl").open(encoding="utf-8")]
