@@ -17,8 +17,8 @@ console = Console()
 def lookup(
     words: List[str] = typer.Argument(..., help="Words or quoted multi-word phrases, e.g. banana 'ice cream'."),
     dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list of dimensions."),
-    oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or 'none' to report unknown words as "
-                                           "missing."),
+    oov_embedder: str = typer.Option("minilm", "--oov", help="Embedder of the OOV regressor, or 'none' to report "
+                                                             "unknown words as missing."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """Print each word's sensory vector and how it was found (exact, lemma, multiword, predicted, missing)."""
@@ -26,7 +26,7 @@ def lookup(
     from sensoryt5.lexicon import SensoryLexicon, WordLookup
 
     try:
-        lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov.lower() == "none" else oov)
+        lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov_embedder.lower() == "none" else oov_embedder)
         vectors, sources, entries = lexicon.lookup_many(words)
     except ValueError as error:
         raise SensoryT5Error(str(error)) from error
