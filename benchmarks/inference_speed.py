@@ -3,8 +3,8 @@ the same fine-tuned backbone without the sensory branch, on 2,000 ISEAR training
 
 Model: MiniLM (the bundled all-MiniLM-L6-v2) fine-tuned for one epoch on 3,000 ISEAR training texts with the paper
 fusion and the norms (`RECIPE`; trained once and cached under `$SENSORYT5_BENCH_CACHE`, default
-`~/.cache/sensoryt5/benchmarks`), with `oov=None` lexicon settings, so no OOV regressor runs; the untimed warm-up
-round also fills the processor's word memo.
+`~/.cache/sensoryt5/benchmarks`), with `oov_embedder=None` lexicon settings, so no OOV regressor runs; the untimed
+warm-up round also fills the processor's word memo.
 Baseline: an `AutoModelForSequenceClassification` of the backbone's family whose encoder weights are that model's
 fine-tuned backbone (pooler and head random: throughput does not depend on them), saved with the tokenizer and run
 by `pipeline(..., top_k=None)` with the same batch size and truncation length. Both return every label's score.
@@ -36,7 +36,8 @@ BATCH = 32
 THREADS = int(os.environ.get("SENSORYT5_BENCH_THREADS", "1"))  # 2 threads on a loaded 2-core machine are far slower
 REPEATS, QUICK_REPEATS = 5, 3
 TARGET_RATIO = 1.00
-RECIPE: dict[str, Any] = dict(dataset="isear", backbone="minilm", sensory="norms", fusion="paper", oov=None,
+RECIPE: dict[str, Any] = dict(dataset="isear", backbone="minilm", sensory_mode="norms", fusion="paper",
+                              oov_embedder=None,
                               max_train_samples=3000, epochs=1.0, batch_size=32, max_length=128, learning_rate=1e-4,
                               seed=42, early_stopping_patience=None)
 

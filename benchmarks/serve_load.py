@@ -48,7 +48,8 @@ ROUND_DEADLINE_S, QUICK_ROUND_DEADLINE_S = 120.0, 60.0
 STARTUP_DEADLINE_S = 120.0
 BACKBONE: dict[str, int] = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
                                 max_position_embeddings=128)
-RECIPE: dict[str, Any] = dict(dataset="isear", sensory="norms", fusion="paper", oov=None, max_train_samples=1000,
+RECIPE: dict[str, Any] = dict(dataset="isear", sensory_mode="norms", fusion="paper", oov_embedder=None,
+                              max_train_samples=1000,
                               epochs=3.0, batch_size=32, max_length=64, learning_rate=3e-3, seed=42,
                               early_stopping_patience=None, progress=False)
 

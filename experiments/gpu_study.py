@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sensoryt5.fusion import FUSIONS
 from sensoryt5.norms import PERCEPTUAL
-from sensoryt5.reproduce import Job, ReproduceConfig, Variant, is_done, load_results, run_one
+from sensoryt5.reproduce import Job, ReproduceConfig, Variant, is_done, load_results, run_one, training_template
 
 SCREEN = ["isear", "emoint"]
 CONFIRM = ["empathetic_dialogues", "goemotions"]
@@ -146,9 +146,10 @@ def study_config(module: str, args: argparse.Namespace) -> ReproduceConfig:
     """The MiniLM run settings of a study from its parsed options, recording the command that ran it."""
     command = f"python -m {module} " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                                                 if k not in ("out", "results", "reuse"))
-    return ReproduceConfig(backbone=args.backbone, name=Path(args.backbone).name, output=str(args.results),
-                           epochs=args.epochs, batch_size=args.batch_size, max_train_samples=args.max_train_samples,
-                           show_progress=False, command=command)
+    training = training_template(backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+                                 max_train_samples=args.max_train_samples, progress=False)
+    return ReproduceConfig(training=training, name=Path(args.backbone).name, output=str(args.results),
+                           command=command)
 
 
 def main() -> None:

@@ -121,7 +121,8 @@ def model_dir(tmp_path_factory, tiny_bert_folder) -> Path:
              "label": label} for label in list(TOY_PHRASES) * 50]
     data = folder / "toy.jsonl"
     data.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
-    train(TrainingConfig(dataset=str(data), output=str(folder / "model"), backbone=str(tiny_bert_folder), oov=None,
+    train(TrainingConfig(dataset=str(data), output=str(folder / "model"), backbone=str(tiny_bert_folder),
+                         oov_embedder=None,
                          epochs=4, learning_rate=5e-3, batch_size=16, max_length=32, early_stopping_patience=None,
                          seed=0))
     return folder / "model"

@@ -285,7 +285,8 @@ def _predict_file_api(name: str, content: str | bytes) -> Callable[[Env, Sensory
 def _train_api(env: Env, **options: Any) -> Any:
     from sensoryt5.training import TrainingConfig, train
 
-    return train(TrainingConfig(dataset="isear", output=str(env.tmp / "trained"), backbone=str(env.bert), oov=None,
+    return train(TrainingConfig(dataset="isear", output=str(env.tmp / "trained"), backbone=str(env.bert),
+                                oov_embedder=None,
                                 max_train_samples=16, epochs=1, progress=False, **options))
 
 

@@ -42,7 +42,7 @@ def bert_export(tmp_path_factory, tiny_bert_folder) -> tuple[Path, subprocess.Co
     """A tiny BERT SensoryT5 (paper fusion, norms) trained for a few seconds, exported fp32 in this process and
     int8 by `sensoryt5 export` (its completed process is returned with the folder)."""
     output = tmp_path_factory.mktemp("export") / "bert"
-    train(TrainingConfig(dataset="isear", output=str(output), backbone=str(tiny_bert_folder), seed=3, oov=None,
+    train(TrainingConfig(dataset="isear", output=str(output), backbone=str(tiny_bert_folder), seed=3, oov_embedder=None,
                          max_train_samples=64, epochs=1, batch_size=16, max_length=32, early_stopping_patience=None))
     export_onnx(output)
     cli = _cli(str(output), "--format", "onnx", "--int8", "--output", str(output / "int8" / "model.onnx"),

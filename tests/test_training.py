@@ -14,7 +14,7 @@ import pytest
 
 from sensoryt5.training import TrainingConfig, train
 
-FAST = dict(dataset="isear", max_train_samples=64, epochs=1, batch_size=16, max_length=32, oov=None,
+FAST = dict(dataset="isear", max_train_samples=64, epochs=1, batch_size=16, max_length=32, oov_embedder=None,
             early_stopping_patience=None)
 
 
@@ -96,7 +96,7 @@ def test_multilabel_training_tunes_thresholds_on_dev(tmp_path, tiny_bert_folder)
     path.write_text("\n".join(json.dumps(r) for r in rows))
     output = tmp_path / "model"
     metrics = train(TrainingConfig(dataset=str(path), output=str(output), backbone=str(tiny_bert_folder),
-                                   label_separator=";", epochs=2, batch_size=16, max_length=16, oov=None,
+                                   label_separator=";", epochs=2, batch_size=16, max_length=16, oov_embedder=None,
                                    early_stopping_patience=None))
     assert metrics["multi_label"] is True
     config = json.loads((output / "config.json").read_text())
@@ -122,7 +122,7 @@ def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_
 
     frozen = dict(FAST, max_train_samples=16, learning_rate=0.0, fusion="input", seed=5)
     variants = {"full": {}, "zeroed": {"ablate": ("visual",)},
-                "removed": {"dims": "auditory,gustatory,haptic,interoceptive,olfactory"}}
+                "removed": {"sensory_dims": "auditory,gustatory,haptic,interoceptive,olfactory"}}
     weights = {}
     for name, extra in variants.items():
         train(TrainingConfig(output=str(tmp_path / name), backbone=str(tiny_bert_folder), **frozen, **extra))
@@ -137,11 +137,12 @@ def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_
 
 
 def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
-    from sensoryt5.reproduce import ReproduceConfig, run_grid
+    from sensoryt5.reproduce import ReproduceConfig, run_grid, training_template
 
-    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2],
-                             backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
-                             max_train_samples=48, output=str(tmp_path), name="tiny", early_stopping_patience=None)
+    training = training_template(backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
+                                 max_train_samples=48, early_stopping_patience=None)
+    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2], training=training,
+                             output=str(tmp_path), name="tiny")
     seen: list[str] = []
     payload = run_grid(config, progress=seen.append)
     folder = tmp_path / "tiny"
@@ -191,3 +192,14 @@ def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_ber
 
     clf = SensoryClassifier.from_pretrained(output, device="cpu")
     assert len(clf.predict(["I was so happy to see my friends."])[0]) == 7
+
+
+def test_report_to_tensorboard_writes_an_events_file(tmp_path, tiny_bert_folder):
+    pytest.importorskip("tensorboard")
+    output = tmp_path / "model"
+    train(TrainingConfig(output=str(output), backbone=str(tiny_bert_folder), report_to="tensorboard",
+                         **{**FAST, "max_train_samples": 32}))
+    assert list((output / "logs").rglob("events.out.tfevents.*"))
+    quiet = tmp_path / "quiet"
+    train(TrainingConfig(output=str(quiet), backbone=str(tiny_bert_folder), **{**FAST, "max_train_samples": 32}))
+    assert not (quiet / "logs").exists()  # the default, --report-to none, writes no logs

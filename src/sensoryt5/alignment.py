@@ -36,7 +36,6 @@ from sensoryt5.norms import SENSORIMOTOR
 MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
 PROCESSOR_FILE = "sensory_processor.json"
 _MISSING = SOURCES.index("missing")
-_MULTIWORD = SOURCES.index("multiword")
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 _PHRASE_BASE = np.uint64(0xC2B2AE3D27D4EB4F)
 _HYPHENS = frozenset({"-", "\u2010", "\u2011", "\u2012", "\u2013"})
@@ -493,7 +492,8 @@ def coverage_report(texts: Sequence[str], processor: SensoryProcessor | None = N
     if processor is None:
         from transformers import AutoTokenizer
 
-        from sensoryt5.backbones import resolve_backbone
+        from sensoryt5.backbones import DEFAULT_BACKBONE, resolve_backbone
 
-        processor = SensoryProcessor(AutoTokenizer.from_pretrained(resolve_backbone("minilm")), SensoryLexicon())
+        processor = SensoryProcessor(AutoTokenizer.from_pretrained(resolve_backbone(DEFAULT_BACKBONE)),
+                                     SensoryLexicon())
     return processor.coverage(texts)

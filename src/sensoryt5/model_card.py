@@ -105,7 +105,7 @@ def build_model_card(folder: str | Path) -> ModelCard:
     base_model = hub_name(backbone)
     backbone = _shown(backbone)
     backbone_type = model_config.get("backbone_config", {}).get("model_type", "?")
-    sensory = model_config.get("sensory_mode", train_config.get("sensory", "?"))
+    sensory = model_config.get("sensory_mode", train_config.get("sensory_mode", "?"))
     fusion = model_config.get("fusion", train_config.get("fusion", "?"))
     labels = metrics.get("labels") or [model_config.get("id2label", {})[k]
                                        for k in sorted(model_config.get("id2label", {}), key=int)]
@@ -199,7 +199,8 @@ def _training_section(metrics: dict[str, Any], train_config: dict[str, Any], bac
         f"```{language}", command, "```", "",
         f"Backbone `{backbone}`; {metrics.get('train_examples', '?')} training texts, "
         f"{metrics.get('epochs_run') or 0:g} epochs (the best epoch chosen on dev macro-F1, "
-        f"{_format(metrics.get('best_dev_macro_f1'))}); learning rate {train_config.get('learning_rate')}, "
+        f"{_format(metrics.get('best_dev_macro_f1'))}); learning rate "
+        f"{metrics.get('learning_rate', train_config.get('learning_rate'))}, "
         f"batch size {train_config.get('batch_size')}, seed {train_config.get('seed')}; on "
         f"{metrics.get('device', '?')} × {metrics.get('world_size', 1)} with torch {metrics.get('torch', '?')}"
         + (f", {runtime / 60:.1f} min." if isinstance(runtime, (int, float)) else "."),

@@ -23,16 +23,23 @@ import numpy as np
 
 from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.errors import SensoryT5Error
+from sensoryt5.training import TrainingConfig
 
 RESULT_FILE = "result.json"
-PAPER_ED = {"T5": {"accuracy": 0.609, "macro_f1": 0.604}, "SensoryT5": {"accuracy": 0.618, "macro_f1": 0.615}}
-MODE_NAMES = {"none": "baseline (no sensory branch)", "norms": "SensoryT5 (norms)", "random": "Random SensoryT5",
-              "shuffled": "Shuffled SensoryT5"}
+
+
+GRID_FIELDS = ("dataset", "output", "sensory_mode", "fusion", "sensory_dims", "ablate", "seed", "resume", "overwrite")
+"""TrainingConfig fields the grid sets for each run; every other one comes from `ReproduceConfig.training`."""
+
+
+def training_template(**settings: Any) -> TrainingConfig:
+    """The TrainingConfig every run of a grid starts from (its data set and output are set per run)."""
+    return TrainingConfig(dataset="", output="", **settings)
 
 
 @dataclass
 class ReproduceConfig:
-    """The grid and the training settings shared by every run."""
+    """The grid, and the training settings shared by every run (`training`, a template TrainingConfig)."""
 
     datasets: list[str] = field(default_factory=lambda: ["isear", "emoint"])
     modes: list[str] = field(default_factory=lambda: ["none", "norms", "random"])
@@ -40,23 +47,16 @@ class ReproduceConfig:
     dims: list[str] = field(default_factory=lambda: ["perceptual"])
     ablate: list[str] = field(default_factory=list)  # senses zeroed one at a time, beside the full variant
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
-    backbone: str = "minilm"
-    epochs: float = 3.0
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 128
-    max_train_samples: int | None = None
-    early_stopping_patience: int | None = 2
+    training: TrainingConfig = field(default_factory=training_template)
     output: str = "results"
     name: str | None = None  # results/<name>; default: the backbone's short name
     keep_models: bool = False
-    show_progress: bool = True  # progress bars of each run (turned off when runs go in parallel)
     command: str = ""
 
     @property
     def folder(self) -> Path:
         """Where runs and the report of this grid live."""
-        return Path(self.output) / (self.name or Path(self.backbone.rstrip("/")).name)
+        return Path(self.output) / (self.name or Path(self.training.backbone.rstrip("/")).name)
 
 
 QUICK_NAME = "quick"  # the quick preset's results folder
@@ -65,7 +65,8 @@ QUICK_KEPT_RUN = ("isear", "paper-norms", 1)  # its run whose model folder is ke
 
 def quick_preset(config: ReproduceConfig) -> ReproduceConfig:
     """The README's main job: MiniLM on ISEAR, 1 seed, 1 epoch, 3 modes (about 10 minutes on 2 CPU cores)."""
-    return replace(config, datasets=["isear"], seeds=[1], epochs=1.0, max_length=64, name=config.name or QUICK_NAME)
+    return replace(config, datasets=["isear"], seeds=[1], name=config.name or QUICK_NAME,
+                   training=replace(config.training, epochs=1.0, max_length=64))
 
 
 def quick_model_dir(config: ReproduceConfig) -> Path:
@@ -160,27 +161,23 @@ def machine() -> dict[str, Any]:
 def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) -> dict[str, Any]:
     """Train, select on dev, evaluate once on test; write result.json (skipped when it exists)."""
     from sensoryt5.evaluation import evaluate
-    from sensoryt5.training import TrainingConfig, train
+    from sensoryt5.training import train
 
     run_dir = config.folder / "runs" / dataset / variant.key / f"seed{seed}"
     result_file, model_dir = run_dir / RESULT_FILE, run_dir / "model"
     if _finished(config, run_dir):
         return json.loads(result_file.read_text(encoding="utf-8"))
     started = time.time()
-    training = train(TrainingConfig(
-        dataset=dataset, output=str(model_dir), backbone=config.backbone, sensory=variant.mode,
-        fusion=variant.fusion, dims=variant.dims, ablate=variant.ablated,
-        epochs=config.epochs, learning_rate=config.learning_rate,
-        batch_size=config.batch_size, max_length=config.max_length, seed=seed,
-        max_train_samples=config.max_train_samples, early_stopping_patience=config.early_stopping_patience,
-        resume=True, overwrite=True, progress=config.show_progress,
+    training = train(replace(
+        config.training, dataset=dataset, output=str(model_dir), sensory_mode=variant.mode, fusion=variant.fusion,
+        sensory_dims=variant.dims, ablate=variant.ablated, seed=seed, resume=True, overwrite=True,
     ))
     test = evaluate(model_dir, dataset, "test", output_dir=run_dir / "test")
     predictions = [json.loads(line) for line in (run_dir / "test" / "predictions.jsonl").open(encoding="utf-8")]
     labels = training["labels"]
     result = {
         "dataset": dataset, "variant": asdict(variant), "variant_key": variant.key, "seed": seed,
-        "backbone": config.backbone,
+        "backbone": config.training.backbone,
         "dev": training["dev"], "best_dev_macro_f1": training["best_dev_macro_f1"],
         "epochs_run": training["epochs_run"],
         "test": {k: test[k] for k in ("accuracy", "macro_f1", "weighted_f1", "n") if k in test},
@@ -235,7 +232,7 @@ def run_jobs(config: ReproduceConfig, jobs: Sequence[Job], workers: int = 1, pro
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    quiet = replace(config, show_progress=False)
+    quiet = replace(config, training=replace(config.training, progress=False))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(run_one, quiet, *job): job for job in todo}
         for number, future in enumerate(as_completed(futures), 1):

@@ -60,7 +60,8 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     multi_label = is_multi_label(dataset)
     backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
     lines = [f"Training SensoryT5 into {config.output}", f"  backbone: {backbone}",
-             "  " + _sensory_line(config.sensory, config.fusion, parse_dims(config.dims), config.oov),
+             "  " + _sensory_line(config.sensory_mode, config.fusion, parse_dims(config.sensory_dims),
+                                  config.oov_embedder),
              "  " + _label_line(label_names(dataset), multi_label, config.label_separator),
              "  " + split_sources(dataset)]
     if train_examples < len(dataset["train"]):

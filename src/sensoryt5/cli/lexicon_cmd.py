@@ -17,23 +17,21 @@ console = Console()
 def lookup(
     words: List[str] = typer.Argument(..., help="Words or quoted multi-word phrases, e.g. banana 'ice cream'."),
     dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list of dimensions."),
-    oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or 'none' to report unknown words as "
-                                           "missing."),
+    oov_embedder: str = typer.Option("minilm", "--oov", help="Embedder of the OOV regressor, or 'none' to report "
+                                                             "unknown words as missing."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """Print each word's sensory vector and how it was found (exact, lemma, multiword, predicted, missing)."""
     from sensoryt5.errors import SensoryT5Error
-    from sensoryt5.lexicon import SensoryLexicon
+    from sensoryt5.lexicon import SensoryLexicon, WordLookup
 
     try:
-        lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov.lower() == "none" else oov)
+        lexicon = SensoryLexicon(dims=dims, oov_embedder=None if oov_embedder.lower() == "none" else oov_embedder)
         vectors, sources, entries = lexicon.lookup_many(words)
     except ValueError as error:
         raise SensoryT5Error(str(error)) from error
-    rows = [
-        {"word": w, "source": s, "entry": e, **{d: round(float(v), 4) for d, v in zip(lexicon.dims, vec)}}
-        for w, s, e, vec in zip(words, sources, entries, vectors)
-    ]
+    rows = [WordLookup(word=w, source=s, entry=e, vector=vec).as_dict(lexicon.dims)
+            for w, s, e, vec in zip(words, sources, entries, vectors)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

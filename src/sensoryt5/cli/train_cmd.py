@@ -6,13 +6,16 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sensoryt5.cli.checks import DEVICE, check_device
-from sensoryt5.training import option_help
+from sensoryt5.cli.options import cli_option, config_command
+from sensoryt5.reproduce import GRID_FIELDS
+from sensoryt5.training import TrainingConfig
 
 console = Console()
 
@@ -21,75 +24,24 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def train(
-    dataset: str = typer.Option(..., help="Bundled data set (see `sensoryt5 data list`), a CSV/TSV/JSONL/Parquet "
-                                          "file or folder, or hf:NAME."),
-    output: Path = typer.Option(..., help="Folder for the trained model (+ train_metrics.json)."),
-    backbone: str = typer.Option("minilm", help="minilm (bundled all-MiniLM-L6-v2), a hub name (t5-large is the "
-                                                "paper's) or a local folder: T5, BERT, RoBERTa, ELECTRA, DeBERTa-v2, "
-                                                "DistilBERT, MPNet, ModernBERT; another encoder gets an adapter key "
-                                                "projection of its own (see README)."),
-    sensory: str = typer.Option("norms", help="norms, random, shuffled or none (the baseline)."),
-    fusion: str = typer.Option("paper", help="paper, residual, gate, late or input."),
-    dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list."),
-    ablate: str = typer.Option("", help="Comma list of dimensions set to zero for every word (leave-one-sense-"
-                                        "out with the model's shape and random stream unchanged)."),
-    oov: str = typer.Option("minilm", help="Embedder of the OOV regressor, or none."),
-    epochs: float = typer.Option(3.0, help="Training epochs (best epoch chosen on dev macro-F1)."),
-    learning_rate: float | None = typer.Option(None, "--lr", help="AdamW learning rate (default: the paper's "
-                                                                 "1e-4; 3e-4 for multi-label data)."),
-    batch_size: int = typer.Option(32, help="Per-device training batch size."),
-    eval_batch_size: int = typer.Option(64, help="Per-device evaluation batch size."),
-    max_length: int = typer.Option(128, help="Maximum tokens per text."),
-    warmup_ratio: float = typer.Option(0.0, help="Share of steps for linear warm-up."),
-    weight_decay: float = typer.Option(0.0, help="AdamW weight decay."),
-    gradient_accumulation_steps: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    seed: int = typer.Option(42, help="Random seed (model init, data order, random/shuffled modes)."),
-    max_train_samples: int | None = typer.Option(None, help="Use only this many (seeded) training examples."),
-    patience: int | None = typer.Option(2, help="Early stopping after this many evaluations without "
-                                                   "improvement (0: off)."),
-    class_weights: bool | None = typer.Option(None, "--class-weights/--no-class-weights",
-                                              help="Weight the loss by inverse class frequency (multi-label: "
-                                                   "pos_weight negatives/positives per label). Default: on for "
-                                                   "multi-label data, off for single-label."),
-    save_steps: int | None = typer.Option(None, help="Checkpoint and evaluate every N steps instead of "
-                                                        "every epoch."),
-    keep_checkpoints: bool = typer.Option(False, help="Keep OUTPUT/checkpoints after training."),
-    resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUTPUT/checkpoints."),
-    overwrite: bool = typer.Option(False, help="Replace a model already in OUTPUT."),
-    text_column: str = typer.Option("text", help="Text column of a user file."),
-    label_column: str = typer.Option("label", help="Label column of a user file."),
-    label_separator: str | None = typer.Option(None, help="Separator of multiple labels in a user file "
-                                                             "(makes the task multi-label)."),
-    label_case: str = typer.Option("keep", help=option_help("label_case")),
-    label_map: Path | None = typer.Option(None, help=option_help("label_map")),
-    mask_label_hashtags: bool = typer.Option(False, help="EmoInt: mask hashtags that name an emotion."),
-    skip_invalid: bool = typer.Option(False, help=option_help("skip_invalid")),
-    deepspeed: Path | None = typer.Option(None, help="DeepSpeed config JSON (passed to the Trainer)."),
-    fsdp: str | None = typer.Option(None, help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
-                                                  "Trainer)."),
-) -> None:
+def _train(values: dict[str, Any], deepspeed: Path | None, fsdp: str | None) -> None:
     """Fine-tune SensoryT5 on a data set; works unchanged under torchrun / accelerate launch."""
     from sensoryt5.train_report import closing_summary
-    from sensoryt5.training import TrainingConfig
     from sensoryt5.training import train as run_training
 
     trainer_args = {k: v for k, v in (("deepspeed", str(deepspeed) if deepspeed else None), ("fsdp", fsdp)) if v}
-    metrics = run_training(TrainingConfig(
-        dataset=dataset, output=str(output), backbone=backbone, sensory=sensory, fusion=fusion, dims=dims,
-        ablate=tuple(_csv(ablate)), oov=None if oov.lower() == "none" else oov, epochs=epochs,
-        learning_rate=learning_rate, batch_size=batch_size, eval_batch_size=eval_batch_size, max_length=max_length,
-        warmup_ratio=warmup_ratio, weight_decay=weight_decay, gradient_accumulation_steps=gradient_accumulation_steps,
-        seed=seed,
-        max_train_samples=max_train_samples, early_stopping_patience=patience or None, class_weights=class_weights,
-        save_steps=save_steps, keep_checkpoints=keep_checkpoints, resume=resume, overwrite=overwrite,
-        text_column=text_column, label_column=label_column, label_separator=label_separator,
-        label_case=label_case, label_map=str(label_map) if label_map else None,
-        mask_label_hashtags=mask_label_hashtags, skip_invalid=skip_invalid, trainer_args=trainer_args,
-    ))
+    metrics = run_training(TrainingConfig(**values, trainer_args=trainer_args))
     if not metrics["written_by_this_process"]:
         return
-    console.print(closing_summary(metrics, str(output)), markup=False, highlight=False, soft_wrap=True)
+    console.print(closing_summary(metrics, values["output"]), markup=False, highlight=False, soft_wrap=True)
+
+
+TRAIN_ONLY_OPTIONS = (  # `train` options that are not TrainingConfig fields (they fill `trainer_args`)
+    cli_option("deepspeed", Path | None, None, "--deepspeed", help="DeepSpeed config JSON (passed to the Trainer)."),
+    cli_option("fsdp", str | None, None, "--fsdp", help="FSDP options, e.g. 'full_shard auto_wrap' (passed to the "
+                                                        "Trainer)."),
+)
+train = config_command("train", TrainingConfig, _train, extra=TRAIN_ONLY_OPTIONS)
 
 
 def evaluate(
@@ -125,40 +77,24 @@ def evaluate(
     console.print(f"Predictions: {report['predictions_file']}")
 
 
-def reproduce(
-    datasets: str = typer.Option("isear,emoint", help="Comma list of data sets."),
-    modes: str = typer.Option("none,norms,random", help="Comma list of sensory modes (none = baseline)."),
-    fusion: str = typer.Option("paper", help="Comma list of fusion variants."),
-    dims: str = typer.Option("perceptual", help="Dimension set(s), separated by ';' (e.g. "
-                                                "'perceptual;action')."),
-    ablate: str = typer.Option("", help="Comma list of senses; each adds variants with that one sense set to zero "
-                                        "for every word (leave-one-sense-out, same model shape as with it)."),
-    seeds: str = typer.Option("1,2,3", help="Comma list of seeds."),
-    backbone: str = typer.Option("minilm", help="Backbone name or folder."),
-    epochs: float = typer.Option(3.0, help="Training epochs per run."),
-    learning_rate: float = typer.Option(1e-4, "--lr", help="Learning rate."),
-    batch_size: int = typer.Option(32, help="Training batch size."),
-    max_length: int = typer.Option(128, help="Maximum tokens per text."),
-    max_train_samples: int | None = typer.Option(None, help="Cap on training examples per run."),
-    output: Path = typer.Option(Path("results"), help="Results root (runs go to OUTPUT/NAME)."),
-    name: str | None = typer.Option(None, help="Sub-folder name (default: the backbone's name)."),
-    keep_models: bool = typer.Option(False, help="Keep each run's model folder."),
-    quick: bool = typer.Option(False, help="Preset: ISEAR, 1 seed, 1 epoch, length 64 (about 10 min on 2 CPU "
-                                           "cores)."),
-    report_only: bool = typer.Option(False, help="Only rebuild the report from finished runs."),
-    workers: int = typer.Option(1, help="Runs trained at once, each in its own process (small models can share "
-                                        "one GPU)."),
-) -> None:
+def _reproduce(training: dict[str, Any], datasets: str, modes: str, fusion: str, dims: str, ablate: str, seeds: str,
+               output: Path, name: str | None, keep_models: bool, quick: bool, report_only: bool,
+               workers: int) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
-    from sensoryt5.reproduce import ReproduceConfig, quick_model_dir, quick_preset, run_grid, write_report
+    from sensoryt5.reproduce import (
+        ReproduceConfig,
+        quick_model_dir,
+        quick_preset,
+        run_grid,
+        training_template,
+        write_report,
+    )
     from sensoryt5.train_report import next_commands
 
     config = ReproduceConfig(
         datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
         dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
-        seeds=[int(s) for s in _csv(seeds)],
-        backbone=backbone, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        max_length=max_length, max_train_samples=max_train_samples, output=str(output), name=name,
+        seeds=[int(s) for s in _csv(seeds)], training=training_template(**training), output=str(output), name=name,
         keep_models=keep_models, command="sensoryt5 " + shlex.join(sys.argv[1:]),
     )
     if quick:
@@ -173,3 +109,27 @@ def reproduce(
         console.print("\n".join([f"Kept the SensoryT5 model in {quick_model_dir(config)}; try it:",
                                   *(f"  {line}" for line in next_commands(str(quick_model_dir(config)), "isear"))]),
                       markup=False, highlight=False, soft_wrap=True)
+
+
+REPRODUCE_GRID_OPTIONS = (  # `reproduce` options that are not training settings: the grid and its report
+    cli_option("datasets", str, "isear,emoint", "--datasets", help="Comma list of data sets."),
+    cli_option("modes", str, "none,norms,random", "--modes", help="Comma list of sensory modes (none = baseline)."),
+    cli_option("fusion", str, "paper", "--fusion", help="Comma list of fusion variants."),
+    cli_option("dims", str, "perceptual", "--dims", help="Dimension set(s), separated by ';' (e.g. "
+                                                         "'perceptual;action')."),
+    cli_option("ablate", str, "", "--ablate", help="Comma list of senses; each adds variants with that one sense set "
+                                                   "to zero for every word (leave-one-sense-out, same model shape "
+                                                   "as with it)."),
+    cli_option("seeds", str, "1,2,3", "--seeds", help="Comma list of seeds."),
+    cli_option("output", Path, Path("results"), "--output", help="Results root (runs go to OUTPUT/NAME)."),
+    cli_option("name", str | None, None, "--name", help="Sub-folder name (default: the backbone's name)."),
+    cli_option("keep_models", bool, False, "--keep-models/--no-keep-models", help="Keep each run's model folder."),
+    cli_option("quick", bool, False, "--quick/--no-quick", help="Preset: ISEAR, 1 seed, 1 epoch, length 64 (about "
+                                                                "10 min on 2 CPU cores)."),
+    cli_option("report_only", bool, False, "--report-only/--no-report-only",
+               help="Only rebuild the report from finished runs."),
+    cli_option("workers", int, 1, "--workers", help="Runs trained at once, each in its own process (small models "
+                                                    "can share one GPU)."),
+)
+reproduce = config_command("reproduce", TrainingConfig, _reproduce, lead=REPRODUCE_GRID_OPTIONS,
+                           exclude=GRID_FIELDS)
