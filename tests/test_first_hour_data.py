@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_data import write_csv
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -25,15 +26,6 @@ def sensoryt5(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "COLUMNS": "400"}
     return subprocess.run([sys.executable, "-m", "sensoryt5", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=600)
-
-
-def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "label")) -> Path:
-    """A CSV file with `header` and `rows`."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def labelled(labels: list[str], repeat: int) -> list[tuple[str, str]]:

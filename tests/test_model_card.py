@@ -10,7 +10,8 @@ import shutil
 import pytest
 from huggingface_hub import ModelCard
 
-from sensoryt5.model_card import build_model_card, training_command, write_model_card
+from sensoryt5.model_card import build_model_card, write_model_card
+from sensoryt5.training import TrainingConfig, training_command
 
 SECTIONS = ("## Labels", "## Scores", "## Sensory settings", "## Training", "## How to use", "## Intended use",
             "## Limitations", "## Licence of the training data")
@@ -132,7 +133,14 @@ def test_training_data_sets_their_metadata_and_licence(model_dir, tmp_path, data
 
 def test_training_command_is_the_command_line_when_run_by_sensoryt5(monkeypatch):
     monkeypatch.setattr("sys.argv", ["/venv/bin/sensoryt5", "train", "--dataset", "isear", "--output", "my models"])
-    assert training_command({"dataset": "isear"}) == "sensoryt5 train --dataset isear --output 'my models'"
+    config = TrainingConfig(dataset="isear", output="my models")
+    assert training_command(config) == "sensoryt5 train --dataset isear --output 'my models'"
+
+
+def test_training_command_is_the_python_call_with_the_changed_fields(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["script.py"])
+    command = training_command(TrainingConfig(dataset="isear", output="m", epochs=1.0))
+    assert command.endswith("train(TrainingConfig(dataset='isear', output='m', epochs=1.0))")
 
 
 def test_card_is_written_atomically_over_an_old_one(model_dir, tmp_path):

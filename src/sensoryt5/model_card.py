@@ -9,9 +9,6 @@ card is written).
 from __future__ import annotations
 
 import json
-import shlex
-import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +62,6 @@ def _evaluations(folder: Path, dataset: str, dev: dict[str, Any], dev_examples: 
         shown = _shown(report.get("dataset", "?"))
         rows.append({**report, "dataset": shown, "label": f"{report.get('split', '?')} ({shown})"})
     return rows if dev else rows[1:]
-
-
-def training_command(config: dict[str, Any]) -> str:
-    """The command line that ran this process when it was `sensoryt5`, else the equivalent Python call with the
-    `TrainingConfig` fields that differ from their defaults."""
-    from sensoryt5.training import TrainingConfig
-
-    program = Path(sys.argv[0])
-    if program.name == "sensoryt5" or program.parts[-2:] == ("sensoryt5", "__main__.py"):
-        return "sensoryt5 " + shlex.join(sys.argv[1:])
-    defaults = json.loads(json.dumps(asdict(TrainingConfig(dataset="", output=""))))  # as train_metrics.json has it
-    changed = {name: value for name, value in config.items()
-               if name in defaults and (name in ("dataset", "output") or value != defaults[name])}
-    arguments = ", ".join(f"{name}={value!r}" for name, value in changed.items())
-    return f"from sensoryt5.training import TrainingConfig, train\ntrain(TrainingConfig({arguments}))"
 
 
 def _shown(name_or_path: str) -> str:
@@ -191,7 +173,7 @@ def _sensory_section(model_config: dict[str, Any], train_config: dict[str, Any],
 
 
 def _training_section(metrics: dict[str, Any], train_config: dict[str, Any], backbone: str) -> str:
-    command = training_command(train_config)
+    command = metrics.get("command") or "(the training command was not recorded)"
     language = "bash" if command.startswith("sensoryt5 ") else "python"
     runtime = metrics.get("wall_time_s")
     return "\n".join([

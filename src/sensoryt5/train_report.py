@@ -51,11 +51,12 @@ def split_sources(dataset: Any) -> str:
     return "data: " + "; ".join(parts)
 
 
-def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: int) -> str:
-    """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits."""
+def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: int, learning_rate: float,
+                 class_weighted: bool) -> str:
+    """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits, and the
+    optimisation settings in effect (`learning_rate`, `class_weighted`: as resolved for this data)."""
     from sensoryt5.data import is_multi_label, label_names
     from sensoryt5.norms import parse_dims
-    from sensoryt5.training import learning_rate, uses_class_weights
 
     multi_label = is_multi_label(dataset)
     backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
@@ -67,8 +68,8 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     if train_examples < len(dataset["train"]):
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
                      f"(--max-train-samples, seed {config.seed})")
-    weights = "class-weighted loss" if uses_class_weights(config, multi_label) else "unweighted loss"
-    lines.append(f"  epochs {config.epochs:g}, learning rate {learning_rate(config, multi_label):g}, batch size "
+    weights = "class-weighted loss" if class_weighted else "unweighted loss"
+    lines.append(f"  epochs {config.epochs:g}, learning rate {learning_rate:g}, batch size "
                  f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")
     return "\n".join(lines)
 

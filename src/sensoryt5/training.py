@@ -13,8 +13,10 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,6 +164,19 @@ LEGACY_NAMES = {"sensory": "sensory_mode", "dims": "sensory_dims", "oov": "oov_e
 """Old TrainingConfig field names (in train_metrics.json files written before the rename) → current ones."""
 
 
+def training_command(config: TrainingConfig) -> str:
+    """The command line that ran this process when it was `sensoryt5`, else the equivalent Python call with the
+    `TrainingConfig` fields that differ from their defaults (recorded in train_metrics.json, shown on the card)."""
+    program = Path(sys.argv[0])
+    if program.name == "sensoryt5" or program.parts[-2:] == ("sensoryt5", "__main__.py"):
+        return "sensoryt5 " + shlex.join(sys.argv[1:])
+    defaults = TrainingConfig(dataset="", output="")
+    changed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+               if f.name in ("dataset", "output") or getattr(config, f.name) != getattr(defaults, f.name)}
+    arguments = ", ".join(f"{name}={value!r}" for name, value in changed.items())
+    return f"from sensoryt5.training import TrainingConfig, train\ntrain(TrainingConfig({arguments}))"
+
+
 def option_help(name: str) -> str:
     """The help text of TrainingConfig field `name` (shared by every command that takes the option)."""
     return TrainingConfig.__dataclass_fields__[name].metadata["help"]
@@ -188,10 +203,13 @@ def _loss_weights(config: TrainingConfig, dataset: Any, n_labels: int, multi_lab
 
 def _announce(config: TrainingConfig, is_main: bool, backbone: str, dataset: Any, train_examples: int) -> None:
     """Print the start banner (see `train_report.start_banner`) on the main process of a run that shows progress."""
+    from sensoryt5.data import is_multi_label
     from sensoryt5.train_report import start_banner
 
     if is_main and config.progress:
-        print(start_banner(config, backbone, dataset, train_examples), flush=True)
+        multi_label = is_multi_label(dataset)
+        print(start_banner(config, backbone, dataset, train_examples, learning_rate(config, multi_label),
+                           uses_class_weights(config, multi_label)), flush=True)
 
 
 def _field_error(name: str, problem: str) -> OptionError:
@@ -512,6 +530,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     dev_scores, diagnostics = _dev_metrics(trainer, dataset, labels, multi_label)
     metrics = {
         "config": asdict(config),
+        "command": training_command(config),
         "labels": labels,
         "multi_label": multi_label,
         "train_examples": len(train_split),
