@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import TOY_PHRASES
 
 from sensoryt5.metrics import accuracy_of, bootstrap_interval, macro_f1_of
@@ -87,3 +88,59 @@ def test_naming_a_split_of_a_single_file_takes_that_split(model_dir, clf, tmp_pa
     report = evaluate(model_dir, str(data), "test", output_dir=tmp_path / "eval", classifier=clf,
                       data_options={"text_column": "comment", "label_column": "feeling"}, n_resamples=10)
     assert report["split"] == "test" and report["n"] < 40
+
+
+@pytest.fixture(scope="module")
+def model_b(model_dir, tiny_bert_folder, tmp_path_factory) -> Path:
+    """A second toy model on the same labels: one epoch from another seed, so weaker than `model_dir`."""
+    from sensoryt5.training import TrainingConfig, train
+
+    output = tmp_path_factory.mktemp("model_b") / "model"
+    train(TrainingConfig(dataset=str(model_dir.parent / "toy.jsonl"), output=str(output),
+                         backbone=str(tiny_bert_folder), oov=None, epochs=1, learning_rate=1e-3, batch_size=16,
+                         max_length=32, early_stopping_patience=None, seed=1))
+    return output
+
+
+def test_compare_prints_the_paired_bootstrap_of_metrics_py(model_dir, model_b, tmp_path):
+    from sensoryt5.evaluation import evaluate
+    from sensoryt5.metrics import paired_bootstrap
+
+    data = str(model_dir.parent / "toy.jsonl")
+    result = _cli("compare", str(model_dir), str(model_b), "--dataset", data, "--split", "test", "--json")
+    assert result.returncode == 0, result.stderr
+    compared = json.loads(result.stdout)
+    report_a = evaluate(model_dir, data, "test", output_dir=tmp_path / "a", n_resamples=10)
+    report_b = evaluate(model_b, data, "test", output_dir=tmp_path / "b", n_resamples=10)
+    labels = [row["label"] for row in report_a["per_class"]]
+    gold, pred_a = _gold_and_predicted(report_a["predictions_file"], labels)
+    _, pred_b = _gold_and_predicted(report_b["predictions_file"], labels)
+    assert compared["n"] == len(gold) == report_a["n"] and compared["split"] == "test"
+    for name, metric in (("macro_f1", macro_f1_of), ("accuracy", accuracy_of)):
+        expected = paired_bootstrap(gold, [pred_b], [pred_a], metric, n_resamples=1000, seed=0)
+        row = compared["metrics"][name]
+        assert row["a"] == pytest.approx(report_a[name]) and row["b"] == pytest.approx(report_b[name])
+        assert row["difference"] == pytest.approx(report_b[name] - report_a[name])
+        assert (row["ci_low"], row["ci_high"]) == (expected["ci_low"], expected["ci_high"])
+        assert row["p_b_not_better"] == expected["p_a_not_better"]
+
+    table = _cli("compare", str(model_dir), str(model_b), "--dataset", data, "--split", "test")
+    assert table.returncode == 0, table.stderr
+    macro_row = next(line for line in table.stdout.splitlines() if "macro_f1" in line)
+    row = compared["metrics"]["macro_f1"]
+    assert f"{row['difference']:+.4f}" in macro_row and f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]" in macro_row
+
+
+def test_compare_refuses_models_with_different_labels(model_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(model_dir, other)
+    config = json.loads((other / "config.json").read_text(encoding="utf-8"))
+    config["id2label"]["0"] = "anger"
+    config["label2id"] = {name: int(i) for i, name in config["id2label"].items()}
+    (other / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    result = _cli("compare", str(model_dir), str(other), "--dataset", str(model_dir.parent / "toy.jsonl"))
+    assert result.returncode == 2
+    assert "different labels" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

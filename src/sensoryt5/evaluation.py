@@ -121,7 +121,7 @@ def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, outp
 
     model_dir = Path(model_dir)
     clf = classifier or SensoryClassifier.from_pretrained(model_dir)
-    options = {**_recorded_data_options(model_dir), **(data_options or {})}
+    options = {**recorded_data_options(model_dir), **(data_options or {})}
     part, split_labels, split = load_split(dataset, split, options)
     gold = gold_matrix(part, clf.labels, split_labels, clf.multi_label, dataset)
     texts = list(part["text"])
@@ -163,7 +163,7 @@ def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, 
             "probabilities": {n: round(float(p), 6) for n, p in zip(names, probabilities)}}
 
 
-def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
+def recorded_data_options(model_dir: Path) -> dict[str, Any]:
     """The data options a model was trained with (columns, separator, hashtag masking), if recorded."""
     from sensoryt5.training import METRICS_FILE as TRAIN_METRICS
 
