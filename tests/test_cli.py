@@ -22,7 +22,7 @@ def test_help_lists_every_command():
     result = _cli("--help")
     assert result.returncode == 0
     for command in ("train", "evaluate", "reproduce", "predict", "explain", "serve", "export", "push", "lexicon",
-                    "data"):
+                    "data", "compare"):
         assert command in result.stdout
 
 

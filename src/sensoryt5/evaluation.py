@@ -77,46 +77,78 @@ def plot_confusion(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str], pa
     os.replace(tmp, path)
 
 
-def evaluate(model_dir: str | Path, dataset: str, split: str = "test", output_dir: str | Path | None = None,
-             batch_size: int = 64, classifier: Any = None, data_options: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
+WHOLE_FILE = "all"  # the split name of a user file evaluated whole
+
+
+def is_single_file(dataset: str) -> bool:
+    """Whether `dataset` names one user data file (not a bundled set, a folder of split files or hf:NAME)."""
+    from sensoryt5.data.bundled import bundled_name
+    from sensoryt5.data.hub import HUB_PREFIX
+
+    return bundled_name(dataset) is None and not dataset.startswith(HUB_PREFIX) and Path(dataset).is_file()
+
+
+def load_split(dataset: str, split: str | None, data_options: dict[str, Any]) -> tuple[Any, list[str], str]:
+    """The rows to evaluate on, the data's label names and the split's name.
+
+    `split=None` means the test split, except for a single user file, which is used whole (split name `all`);
+    naming a split of a single file takes it from the seeded 80/10/10 split, as in training.
+    """
+    from sensoryt5.data import label_names, load_dataset
+
+    if split is None and is_single_file(dataset):
+        data = load_dataset(train=dataset, validation=dataset, test=dataset, **data_options)
+        return data["test"], label_names(data), WHOLE_FILE
+    split = split or "test"
+    data = load_dataset(dataset, **data_options)
+    if split not in data:
+        raise InputError(f"no split {split!r} in {dataset} (splits: {', '.join(data)})")
+    return data[split], label_names(data), split
+
+
+def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, output_dir: str | Path | None = None,
+             batch_size: int = 64, classifier: Any = None, data_options: dict[str, Any] | None = None,
+             n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Predict a split once and report accuracy, macro-F1, weighted-F1, per-class scores and files written.
 
-    Multi-label models use the per-label thresholds tuned on dev at training time (micro- and macro-F1).
-    `data_options` are passed to `load_dataset` (default: those recorded in the model's train_metrics.json).
+    `split=None`: the test split, or every row of a single user file (see `load_split`). Multi-label models use
+    the per-label thresholds tuned on dev at training time (micro- and macro-F1). `data_options` are passed to
+    `load_dataset` over those recorded in the model's train_metrics.json. `ci` holds seeded 95% bootstrap intervals
+    of accuracy and macro-F1 over the evaluated rows.
     """
     from sensoryt5.classifier import SensoryClassifier
-    from sensoryt5.data import label_names, load_dataset
-    from sensoryt5.metrics import multi_label_metrics, per_class_report, single_label_metrics
+    from sensoryt5.metrics import bootstrap_intervals, multi_label_metrics, per_class_report, single_label_metrics
 
     model_dir = Path(model_dir)
     clf = classifier or SensoryClassifier.from_pretrained(model_dir)
-    options = data_options if data_options is not None else _recorded_data_options(model_dir)
-    data = load_dataset(dataset, **options)
-    if split not in data:
-        raise InputError(f"no split {split!r} in {dataset} (splits: {', '.join(data)})")
-    part = data[split]
-    gold = gold_matrix(part, clf.labels, label_names(data), clf.multi_label, dataset)
+    options = {**recorded_data_options(model_dir), **(data_options or {})}
+    part, split_labels, split = load_split(dataset, split, options)
+    gold = gold_matrix(part, clf.labels, split_labels, clf.multi_label, dataset)
     texts = list(part["text"])
     probabilities = clf.predict_proba(texts, batch_size=batch_size)
-    if clf.multi_label:
-        thresholds = np.asarray(clf.config.label_thresholds or [0.5] * len(clf.labels))
-        pred = (probabilities >= thresholds).astype(np.int64)
-        metrics = multi_label_metrics(gold, pred)
-    else:
-        pred = probabilities.argmax(axis=1)
-        metrics = single_label_metrics(gold, pred)
+    pred = predicted_labels(clf, probabilities)
+    metrics = multi_label_metrics(gold, pred) if clf.multi_label else single_label_metrics(gold, pred)
     out = Path(output_dir) if output_dir else model_dir / f"eval-{_slug(dataset)}-{split}"
     out.mkdir(parents=True, exist_ok=True)
     rows = [_prediction_row(t, g, p, pr, clf) for t, g, p, pr in zip(texts, gold, pred, probabilities)]
     write_jsonl(out / PREDICTIONS_FILE, rows)
-    report = {**metrics, "per_class": per_class_report(gold, pred, clf.labels), "dataset": dataset, "split": split,
+    report = {**metrics, "ci": bootstrap_intervals(gold, pred, n_resamples, seed),
+              "per_class": per_class_report(gold, pred, clf.labels), "dataset": dataset, "split": split,
               "model": str(model_dir), "predictions_file": str(out / PREDICTIONS_FILE)}
     if not clf.multi_label:
         plot_confusion(gold, pred, clf.labels, out / CONFUSION_FILE, f"{model_dir.name} on {dataset}/{split}")
         report["confusion_matrix_file"] = str(out / CONFUSION_FILE)
     write_json(out / METRICS_FILE, report)
     return report
+
+
+def predicted_labels(clf: Any, probabilities: np.ndarray) -> np.ndarray:
+    """Predictions from probabilities [N, C]: argmax ints [N], or multi-hot [N, C] at the model's tuned
+    per-label thresholds (0.5 where none were tuned)."""
+    if clf.multi_label:
+        thresholds = np.asarray(clf.config.label_thresholds or [0.5] * len(clf.labels))
+        return (probabilities >= thresholds).astype(np.int64)
+    return probabilities.argmax(axis=1)
 
 
 def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, clf: Any) -> dict[str, Any]:
@@ -131,7 +163,7 @@ def _prediction_row(text: str, gold: Any, pred: Any, probabilities: np.ndarray, 
             "probabilities": {n: round(float(p), 6) for n, p in zip(names, probabilities)}}
 
 
-def _recorded_data_options(model_dir: Path) -> dict[str, Any]:
+def recorded_data_options(model_dir: Path) -> dict[str, Any]:
     """The data options a model was trained with (columns, separator, hashtag masking), if recorded."""
     from sensoryt5.model_folder import METRICS_FILE as TRAIN_METRICS
 

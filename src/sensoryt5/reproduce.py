@@ -311,23 +311,33 @@ def write_report(folder: Path, command: str = "", settings: dict[str, Any] | Non
 
 
 def _plot(summary: dict[str, Any], path: Path) -> None:
-    """Grouped bar chart of test macro-F1 (mean ± std over seeds) per data set and variant."""
+    """Forest plot, one panel per data set: each variant's test macro-F1 minus the baseline's (`none`), in points,
+    with its paired bootstrap 95% interval; the dashed line is no difference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     datasets = list(summary)
-    keys = sorted({k for rows in summary.values() for k in rows}, key=lambda k: (k != "none", k))
-    width = 0.8 / max(len(keys), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(datasets) * max(1, len(keys) / 3)), 4))
-    for i, key in enumerate(keys):
-        means = [summary[d].get(key, {}).get("macro_f1_mean", np.nan) for d in datasets]
-        stds = [summary[d].get(key, {}).get("macro_f1_std", 0.0) for d in datasets]
-        ax.bar(np.arange(len(datasets)) + i * width, means, width, yerr=stds, capsize=3, label=key)
-    ax.set_xticks(np.arange(len(datasets)) + width * (len(keys) - 1) / 2, datasets)
-    ax.set_ylabel("test macro-F1 (mean ± std over seeds)")
-    ax.legend(fontsize=8, ncol=min(len(keys), 4))
+    keys = sorted({k for rows in summary.values() for k, row in rows.items() if row.get("vs_none")})
+    fig, axes = plt.subplots(1, len(datasets), sharey=True, squeeze=False,
+                             figsize=(max(6.0, 3.2 * len(datasets)), max(2.5, 0.45 * len(keys) + 1.5)))
+    for ax, dataset in zip(axes[0], datasets):
+        for y, key in enumerate(keys):
+            delta = summary[dataset].get(key, {}).get("vs_none")
+            if delta:
+                centre = 100 * delta["difference"]
+                ax.errorbar(centre, y, xerr=[[centre - 100 * delta["ci_low"]], [100 * delta["ci_high"] - centre]],
+                            fmt="o", color="C0", capsize=3)
+        ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("Δ macro-F1 vs none (points)")
+        if not keys:
+            ax.text(0.5, 0.5, "no variant with a baseline run", ha="center", va="center", transform=ax.transAxes)
+    axes[0][0].set_yticks(range(len(keys)), keys, fontsize=8)
+    axes[0][0].set_ylim(-0.5, max(len(keys), 1) - 0.5)
+    axes[0][0].invert_yaxis()
+    fig.suptitle("test macro-F1 difference from the baseline, paired bootstrap 95% interval", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)

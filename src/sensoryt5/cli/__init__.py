@@ -37,13 +37,14 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 def _register() -> None:
     """Attach the command groups (imported here so that `sensoryt5 --help` stays fast)."""
-    from sensoryt5.cli import data_cmd, export_cmd, lexicon_cmd, predict_cmd, push_cmd, train_cmd
+    from sensoryt5.cli import compare_cmd, data_cmd, export_cmd, lexicon_cmd, predict_cmd, push_cmd, train_cmd
 
     app.add_typer(lexicon_cmd.app, name="lexicon")
     app.add_typer(data_cmd.app, name="data")
     app.command()(train_cmd.train)
     app.command()(train_cmd.evaluate)
     app.command()(train_cmd.reproduce)
+    app.command()(compare_cmd.compare)
     app.command()(export_cmd.export)
     app.command()(predict_cmd.predict)
     app.command()(predict_cmd.explain)

@@ -47,27 +47,36 @@ train = config_command("train", TrainingConfig, _train, extra=TRAIN_ONLY_OPTIONS
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A model folder written by `sensoryt5 train`."),
     dataset: str = typer.Option(..., help="Bundled data set name or user file (as for train)."),
-    split: str = typer.Option("test", help="train, validation or test."),
+    split: str | None = typer.Option(None, help="train, validation or test (default: test; a single user file is "
+                                                 "used whole unless a split is named)."),
     output: Path | None = typer.Option(None, help="Folder for metrics.json, predictions.jsonl and the "
                                                      "confusion matrix (default MODEL_DIR/eval-DATASET-SPLIT)."),
     batch_size: int = typer.Option(64, help="Prediction batch size."),
+    text_column: str | None = typer.Option(None, help="Text column of a user file (default: as in training)."),
+    label_column: str | None = typer.Option(None, help="Label column of a user file (default: as in training)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     device: str | None = DEVICE,
 ) -> None:
-    """Accuracy, macro-F1, weighted-F1, per-class scores, confusion matrix and predictions of a split."""
+    """Accuracy and macro-F1 with 95% bootstrap intervals, weighted-F1, per-class scores, confusion matrix and
+    predictions of a split."""
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.evaluation import evaluate as run_evaluation
 
     check_device(device)
+    columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v is not None}
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
-                            classifier=SensoryClassifier.from_pretrained(model_dir, device=device))
+                            classifier=SensoryClassifier.from_pretrained(model_dir, device=device),
+                            data_options=columns, seed=seed)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    summary = Table("metric", "value", title=f"{model_dir} on {dataset}/{split}")
+    summary = Table("metric", "value", "95% interval", title=f"{model_dir} on {dataset}/{report['split']}")
     for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "n"):
         if key in report:
-            summary.add_row(key, f"{report[key]:.4f}" if isinstance(report[key], float) else str(report[key]))
+            value = f"{report[key]:.4f}" if isinstance(report[key], float) else str(report[key])
+            interval = report["ci"].get(key)
+            summary.add_row(key, value, f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
     console.print(summary)
     per_class = Table("label", "precision", "recall", "F1", "support")
     for row in report["per_class"]:
