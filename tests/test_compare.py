@@ -97,7 +97,7 @@ def model_b(model_dir, tiny_bert_folder, tmp_path_factory) -> Path:
 
     output = tmp_path_factory.mktemp("model_b") / "model"
     train(TrainingConfig(dataset=str(model_dir.parent / "toy.jsonl"), output=str(output),
-                         backbone=str(tiny_bert_folder), oov=None, epochs=1, learning_rate=1e-3, batch_size=16,
+                         backbone=str(tiny_bert_folder), oov_embedder=None, epochs=1, learning_rate=1e-3, batch_size=16,
                          max_length=32, early_stopping_patience=None, seed=1))
     return output
 
