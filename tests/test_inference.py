@@ -182,7 +182,7 @@ def test_predict_file_round_trip_in_chunks(clf, tmp_path, monkeypatch, suffix, r
     predict = clf.predict
     monkeypatch.setattr(clf, "predict", lambda texts, **kw: calls.append(len(texts)) or predict(texts, **kw))
     summary = clf.predict_file(source, tmp_path / "out.jsonl", chunk_size=3, top_k=2, id_column="id")
-    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl"), "skipped": {}}
+    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl"), "skipped": {}, "uncovered": 0}
     assert calls == [3, 3, 2]  # three chunks
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = [text.replace("\n", " ") if suffix == ".tsv" else text for _, text in ROWS]
