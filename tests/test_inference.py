@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_first_hour_data import one_error_line
 
 from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import InputError
@@ -363,17 +364,9 @@ def test_cli_predict_file_end_to_end(model_dir, tmp_path):
     assert [json.loads(line)["id"] for line in lines] == [ident for ident, _ in ROWS]
 
 
-def _one_line_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("command", [["predict", "some text"], ["explain", "some text"], ["serve"]])
 def test_cli_refuses_a_missing_model_folder(tmp_path, command):
-    line = _one_line_error(_cli(command[0], str(tmp_path / "nothing"), *command[1:]))
+    line = one_error_line(_cli(command[0], str(tmp_path / "nothing"), *command[1:]))
     assert f"model folder {tmp_path / 'nothing'} does not exist" in line
 
 
@@ -382,18 +375,18 @@ def test_cli_refuses_pickle_only_checkpoints(model_dir, tmp_path):
     shutil.copytree(model_dir, folder)
     (folder / "model.safetensors").unlink()
     (folder / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
-    line = _one_line_error(_cli("explain", str(folder), "some text"))
+    line = one_error_line(_cli("explain", str(folder), "some text"))
     assert "pytorch_model.bin" in line and "safetensors only" in line and "arbitrary code" in line
 
 
 def test_cli_names_a_missing_column_and_wrong_usage(model_dir, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text("id,body\n1,hello\n")
-    line = _one_line_error(_cli("predict", str(model_dir), "--input", str(source), "--output",
+    line = one_error_line(_cli("predict", str(model_dir), "--input", str(source), "--output",
                                 str(tmp_path / "out.jsonl")))
     assert f"file {source}, row 1, column 'text': no column 'text'" in line
     assert not (tmp_path / "out.jsonl").exists()
-    line = _one_line_error(_cli("predict", str(model_dir), "text", "--input", str(source), "--output", "x.jsonl"))
+    line = one_error_line(_cli("predict", str(model_dir), "text", "--input", str(source), "--output", "x.jsonl"))
     assert "not both" in line
-    line = _one_line_error(_cli("predict", str(model_dir), "--input", str(source)))
+    line = one_error_line(_cli("predict", str(model_dir), "--input", str(source)))
     assert "--input needs --output" in line
