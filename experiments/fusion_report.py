@@ -194,7 +194,7 @@ def without(fusion: str, sense: str, how: str = "removed") -> str:
     (`how="zeroed"`) set to zero."""
     if how == "zeroed":
         return Variant("norms", fusion, ablate=sense).key
-    return Variant("norms", fusion, dims=",".join(d for d in PERCEPTUAL if d != sense)).key
+    return Variant("norms", fusion, sensory_dims=",".join(d for d in PERCEPTUAL if d != sense)).key
 
 
 def build(runs_folder: Path, output: Path, references: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -100,12 +100,12 @@ def test_case_insensitive_and_lemmatised(processor, lexicon):
 
 
 def test_none_mode_is_all_zero(processor, lexicon):
-    none = SensoryProcessor(processor.tokenizer, lexicon, mode="none")
+    none = SensoryProcessor(processor.tokenizer, lexicon, sensory_mode="none")
     assert not none(["Sweet bananas smell good."], return_tensors="np")["sensory"].any()
 
 
 def test_random_mode_same_word_same_vector_and_range(processor, lexicon):
-    rnd = SensoryProcessor(processor.tokenizer, lexicon, mode="random", seed=3)
+    rnd = SensoryProcessor(processor.tokenizer, lexicon, sensory_mode="random", seed=3)
     out = rnd(["banana ripe", "a banana"], return_tensors="np")
     words_a = rnd.explain_words("banana ripe")
     words_b = rnd.explain_words("a banana")
@@ -113,7 +113,7 @@ def test_random_mode_same_word_same_vector_and_range(processor, lexicon):
     values = out["sensory"][out["sensory"] != 0]
     assert values.size and values.min() >= 0 and values.max() < 5
     assert not np.allclose(list(words_a[0]["vector"].values()), _vector(lexicon, "banana"), atol=1e-2)
-    other_seed = SensoryProcessor(processor.tokenizer, lexicon, mode="random", seed=4).explain_words("a banana")
+    other_seed = SensoryProcessor(processor.tokenizer, lexicon, sensory_mode="random", seed=4).explain_words("a banana")
     assert other_seed[1]["vector"] != words_b[1]["vector"]
 
 
@@ -131,7 +131,7 @@ def test_random_vectors_are_identical_across_processes():
 
 
 def test_shuffled_mode_permutes_norms_across_words(processor, lexicon):
-    shuffled = SensoryProcessor(processor.tokenizer, lexicon, mode="shuffled", seed=0)
+    shuffled = SensoryProcessor(processor.tokenizer, lexicon, sensory_mode="shuffled", seed=0)
     perm = shuffled_rows(len(lexicon.norms.words), 0)
     assert sorted(perm.tolist()) == list(range(len(lexicon.norms.words)))
     np.testing.assert_array_equal(perm, shuffled_rows(len(lexicon.norms.words), 0))
@@ -206,7 +206,7 @@ def test_bad_inputs_name_the_item(processor):
     with pytest.raises(ValueError, match="no texts"):
         processor([])
     with pytest.raises(ValueError, match="unknown sensory mode"):
-        SensoryProcessor(processor.tokenizer, processor.lexicon, mode="zeros")
+        SensoryProcessor(processor.tokenizer, processor.lexicon, sensory_mode="zeros")
 
 
 def test_coverage_report(processor):
@@ -227,7 +227,7 @@ def test_save_and_reload(tmp_path, processor):
     a, b = processor(texts, return_tensors="np"), reloaded(texts, return_tensors="np")
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
-    assert reloaded.settings()["mode"] == "norms" and reloaded.lexicon.dims == processor.lexicon.dims
+    assert reloaded.settings()["sensory_mode"] == "norms" and reloaded.lexicon.dims == processor.lexicon.dims
 
 
 def test_all_modes_listed():

@@ -18,9 +18,9 @@ STAGES = [{"norms"}, {"lexicon", "oov"}, {"alignment"}, {"modeling", "fusion", "
 """The flow up to the model, in order: a module may import its own stage and earlier ones (`modeling` may use
 `alignment`, never the reverse). `oov` is the lexicon's regressor; `fusion` and `configuration` are parts of the
 model. `data` is a stage of its own beside them: it uses only the foundations."""
-FOUNDATIONS = {"errors", "atomic", "backbones", "texts"}
+FOUNDATIONS = {"errors", "atomic", "backbones", "texts", "legacy"}
 """Helpers every module may use, themselves importing only each other: error types, atomic writes, backbone
-aliases and the text rule shared by the data loaders and prediction."""
+aliases, the text rule shared by the data loaders and prediction, and older key names of saved files."""
 
 
 def _component(module: str) -> str:

@@ -113,7 +113,7 @@ def test_every_sensory_mode_and_fusion_exports(backbone, mode, fusion, t5_states
     from sensoryt5.modeling import SensoryConfig, SensoryT5ForSequenceClassification
 
     source = t5_model if backbone == "t5" else bert_model
-    processor = SensoryProcessor.from_pretrained(source, mode="norms" if mode == "none" else mode)
+    processor = SensoryProcessor.from_pretrained(source, sensory_mode="norms" if mode == "none" else mode)
     backbone_config = AutoConfig.from_pretrained(source).backbone_config
     one_block = {"num_layers": 1, "num_decoder_layers": 1} if backbone == "t5" else {"num_hidden_layers": 1}
     backbone_config.update(one_block)  # a faster export

@@ -129,7 +129,7 @@ def test_quick_reproduce_keeps_the_sensoryt5_model_and_says_how_to_try_it(tmp_pa
     env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "sensoryt5", "reproduce", "--quick", "--backbone", str(tiny_bert_folder),
-               "--modes", "none,norms", "--max-train-samples", "48", "--batch-size", "16", "--output", "results"]
+               "--sensory", "none,norms", "--max-train-samples", "48", "--batch-size", "16", "--output", "results"]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     kept = Path("results/quick/runs/isear/paper-norms/seed1/model")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -55,7 +56,7 @@ def test_reproduce_offers_every_training_option_the_grid_does_not_set():
 
     options = _options(_command("reproduce"))
     grid = {p.name for p in REPRODUCE_GRID_OPTIONS}
-    assert grid == {"datasets", "modes", "fusion", "dims", "ablate", "seeds", "output", "name", "keep_models",
+    assert grid == {"datasets", "sensory", "fusion", "dims", "ablate", "seeds", "output", "name", "keep_models",
                     "quick", "report_only", "workers"}
     for f in dataclasses.fields(TrainingConfig):
         if f.name in NOT_ON_COMMAND_LINE or f.name in GRID_FIELDS:
@@ -144,3 +145,21 @@ def test_saved_configs_with_the_old_names_still_load():
     assert config.ablate == ("visual",) and config.epochs == 2.0
     current = dataclasses.asdict(TrainingConfig(dataset="isear", output="out", sensory_mode="none"))
     assert TrainingConfig.from_dict(current) == TrainingConfig(dataset="isear", output="out", sensory_mode="none")
+
+
+def test_saved_processor_settings_and_results_with_the_old_names_still_load(tmp_path, minilm_tokenizer, lexicon):
+    from sensoryt5.alignment import PROCESSOR_FILE, SensoryProcessor
+    from sensoryt5.reproduce import Variant, variant_of
+
+    SensoryProcessor(minilm_tokenizer, lexicon).save_pretrained(tmp_path)
+    settings = json.loads((tmp_path / PROCESSOR_FILE).read_text())
+    assert {"sensory_mode", "sensory_dims"} <= settings.keys() and not {"mode", "dims"} & settings.keys()
+    old = {**{k: v for k, v in settings.items() if k not in ("sensory_mode", "sensory_dims")}, "mode": "shuffled",
+           "dims": ["visual", "haptic"]}
+    (tmp_path / PROCESSOR_FILE).write_text(json.dumps(old))
+    reloaded = SensoryProcessor.from_pretrained(tmp_path, oov_embedder=None)
+    assert reloaded.sensory_mode == "shuffled" and list(reloaded.lexicon.dims) == ["visual", "haptic"]
+    written_before = {"variant": {"mode": "norms", "fusion": "input", "dims": "action", "ablate": ""}}
+    assert variant_of(written_before) == Variant("norms", "input", "action")
+    assert variant_of({"variant": {"sensory_mode": "none", "fusion": "paper", "sensory_dims": "perceptual",
+                                   "ablate": ""}}).key == "none"

@@ -132,8 +132,8 @@ def test_zeroing_a_sense_keeps_the_six_sense_initialisation(tmp_path, tiny_bert_
         assert torch.equal(weights["zeroed"][key], value), key
     assert not torch.equal(weights["removed"]["classifier.weight"], weights["full"]["classifier.weight"])
     saved = json.loads((tmp_path / "zeroed" / "sensory_processor.json").read_text())
-    assert saved["ablate"] == ["visual"] and saved["dims"] == list(json.loads(
-        (tmp_path / "full" / "sensory_processor.json").read_text())["dims"])
+    assert saved["ablate"] == ["visual"] and saved["sensory_dims"] == list(json.loads(
+        (tmp_path / "full" / "sensory_processor.json").read_text())["sensory_dims"])
 
 
 def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
@@ -141,7 +141,7 @@ def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
 
     training = training_template(backbone=str(tiny_bert_folder), epochs=1, batch_size=16, max_length=32,
                                  max_train_samples=48, early_stopping_patience=None)
-    config = ReproduceConfig(datasets=["isear"], modes=["none", "norms"], seeds=[1, 2], training=training,
+    config = ReproduceConfig(datasets=["isear"], sensory_modes=["none", "norms"], seeds=[1, 2], training=training,
                              output=str(tmp_path), name="tiny")
     seen: list[str] = []
     payload = run_grid(config, progress=seen.append)
@@ -164,12 +164,12 @@ def test_reproduce_ablate_adds_one_zeroed_variant_per_sense_and_checks_them_firs
     from sensoryt5.errors import OptionError
     from sensoryt5.reproduce import ReproduceConfig, check_variants, variants
 
-    config = ReproduceConfig(modes=["none", "norms"], fusions=["input"], ablate=["visual", "haptic"])
+    config = ReproduceConfig(sensory_modes=["none", "norms"], fusions=["input"], ablate=["visual", "haptic"])
     assert [v.key for v in variants(config)] == ["none", "input-norms", "input-norms-zero_visual",
                                                  "input-norms-zero_haptic"]
     check_variants(config)
     with pytest.raises(OptionError, match="unknown dimension to ablate 'hand_arm'"):
-        check_variants(ReproduceConfig(modes=["norms"], ablate=["hand_arm"]))
+        check_variants(ReproduceConfig(sensory_modes=["norms"], ablate=["hand_arm"]))
 
 
 def test_distributed_training_with_torchrun_two_cpu_processes(tmp_path, tiny_bert_folder):

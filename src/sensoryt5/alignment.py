@@ -30,6 +30,7 @@ import numpy as np
 
 from sensoryt5.atomic import write_json
 from sensoryt5.errors import OptionError, check_choice
+from sensoryt5.legacy import current_keys
 from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
 from sensoryt5.norms import SENSORIMOTOR
 
@@ -157,20 +158,20 @@ class SensoryProcessor:
     Args:
         tokenizer: a Hugging Face fast tokenizer (WordPiece, SentencePiece/Unigram or byte-level BPE).
         lexicon: the sensory lexicon; its dimensions are the tensor's last axis.
-        mode: "norms", "random", "shuffled" or "none".
+        sensory_mode: "norms", "random", "shuffled" or "none".
         max_length: truncation length in tokens.
         seed: seed of the `random` and `shuffled` modes.
         ablate: dimensions set to zero for every word (leave-one-sense-out that keeps the tensor's shape, so a
             model trained on it has the same size, initialisation and random stream as one with every sense).
     """
 
-    def __init__(self, tokenizer: Any, lexicon: SensoryLexicon, mode: str = "norms", max_length: int = 128,
+    def __init__(self, tokenizer: Any, lexicon: SensoryLexicon, sensory_mode: str = "norms", max_length: int = 128,
                  seed: int = 0, ablate: Sequence[str] = ()) -> None:
-        check_choice("sensory mode", mode, MODES)
+        check_choice("sensory mode", sensory_mode, MODES)
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, got {max_length}")
         check_ablate(ablate, lexicon.dims)
-        self.tokenizer, self.lexicon, self.mode = tokenizer, lexicon, mode
+        self.tokenizer, self.lexicon, self.sensory_mode = tokenizer, lexicon, sensory_mode
         self.max_length, self.seed = max_length, seed
         self.ablate = [d for d in lexicon.dims if d in ablate]  # in the lexicon's column order
         self._kept = np.array([d not in ablate for d in lexicon.dims])  # [D] bool
@@ -214,12 +215,12 @@ class SensoryProcessor:
 
     def _entry_vectors(self, rows: np.ndarray) -> np.ndarray:
         """Mode-applied vectors of norms entries [len(rows), D]."""
-        if self.mode == "shuffled":
+        if self.sensory_mode == "shuffled":
             rows = self._permutation[rows]
-        if self.mode == "random":
+        if self.sensory_mode == "random":
             return random_vectors([self.lexicon.norms.words[r] for r in rows], self.lexicon.dims, self.seed)
         vectors = self.lexicon.table[rows]
-        return np.zeros_like(vectors) if self.mode == "none" else vectors
+        return np.zeros_like(vectors) if self.sensory_mode == "none" else vectors
 
     @property
     def _permutation(self) -> np.ndarray:
@@ -262,11 +263,11 @@ class SensoryProcessor:
     def _apply_mode(self, words: list[str], vectors: np.ndarray, codes: np.ndarray,
                     entries: list[str | None]) -> np.ndarray:
         """Replace looked-up vectors [N, D] by the mode's values."""
-        if self.mode == "none":
+        if self.sensory_mode == "none":
             return np.zeros_like(vectors)
-        if self.mode == "random":
+        if self.sensory_mode == "random":
             return random_vectors(words, self.lexicon.dims, self.seed) * np.array([bool(w) for w in words])[:, None]
-        if self.mode == "shuffled":
+        if self.sensory_mode == "shuffled":
             n_entries = len(self.lexicon.norms.words)
             for i, (word, entry) in enumerate(zip(words, entries)):
                 if entry is not None:
@@ -355,7 +356,7 @@ class SensoryProcessor:
         """The sensory tensor [B, L, D] float32 for token ids [B, L]: each word token its word's vector."""
         batch, length = input_ids.shape
         sensory = np.zeros((batch * length, self.n_dims), dtype=np.float32)
-        if self.mode != "none":
+        if self.sensory_mode != "none":
             layout, vectors, _ = self._words(input_ids)
             sensory[layout.word_tokens] = vectors[layout.token_word]
         return sensory.reshape(batch, length, self.n_dims)
@@ -442,9 +443,10 @@ class SensoryProcessor:
         return shares
 
     def settings(self) -> dict[str, Any]:
-        """What `save_pretrained` records: mode, seed, max length, ablated dimensions and the lexicon settings."""
-        return {"mode": self.mode, "seed": self.seed, "max_length": self.max_length, "ablate": self.ablate,
-                **self.lexicon.settings()}
+        """What `save_pretrained` records: sensory mode, seed, max length, ablated dimensions and the lexicon
+        settings."""
+        return {"sensory_mode": self.sensory_mode, "seed": self.seed, "max_length": self.max_length,
+                "ablate": self.ablate, **self.lexicon.settings()}
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically)."""
@@ -460,10 +462,11 @@ class SensoryProcessor:
 
         folder = Path(folder)
         settings = json.loads((folder / PROCESSOR_FILE).read_text(encoding="utf-8"))
+        settings = current_keys(settings)
         settings.update(overrides)
-        lexicon = SensoryLexicon(dims=tuple(settings["dims"]), oov_embedder=settings.get("oov_embedder"))
+        lexicon = SensoryLexicon(dims=tuple(settings["sensory_dims"]), oov_embedder=settings.get("oov_embedder"))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        return cls(tokenizer, lexicon, mode=settings["mode"], max_length=settings["max_length"],
+        return cls(tokenizer, lexicon, sensory_mode=settings["sensory_mode"], max_length=settings["max_length"],
                    seed=settings.get("seed", 0), ablate=settings.get("ablate", ()))
 
 

@@ -71,11 +71,12 @@ class SensoryClassifier:
             processor = SensoryProcessor.from_pretrained(folder)
         except (OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
-        if processor.mode != model.config.sensory_mode or list(processor.lexicon.dims) != list(
+        if processor.sensory_mode != model.config.sensory_mode or list(processor.lexicon.dims) != list(
                 model.config.sensory_dims):
-            raise ModelLoadError(f"{folder}: sensory_processor.json (mode {processor.mode}, dims "
-                                 f"{list(processor.lexicon.dims)}) disagrees with config.json (mode "
-                                 f"{model.config.sensory_mode}, dims {list(model.config.sensory_dims)})")
+            raise ModelLoadError(f"{folder}: sensory_processor.json (sensory_mode {processor.sensory_mode}, "
+                                 f"sensory_dims {list(processor.lexicon.dims)}) disagrees with config.json "
+                                 f"(sensory_mode {model.config.sensory_mode}, "
+                                 f"sensory_dims {list(model.config.sensory_dims)})")
         if backend == "torch":
             return cls(model, processor)
         if backend == "onnx":

@@ -120,7 +120,7 @@ class SensoryLexicon:
 
     def settings(self) -> dict[str, object]:
         """The settings a saved model records so that its processor rebuilds the same lexicon."""
-        return {"dims": list(self.dims), "oov_embedder": self.oov_embedder, "norms_sha256": self.norms.sha256}
+        return {"sensory_dims": list(self.dims), "oov_embedder": self.oov_embedder, "norms_sha256": self.norms.sha256}
 
     @cached_property
     def regressor(self) -> OOVRegressor | None:

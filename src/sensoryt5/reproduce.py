@@ -23,6 +23,7 @@ import numpy as np
 
 from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.errors import SensoryT5Error
+from sensoryt5.legacy import current_keys
 from sensoryt5.training import TrainingConfig
 
 RESULT_FILE = "result.json"
@@ -42,9 +43,9 @@ class ReproduceConfig:
     """The grid, and the training settings shared by every run (`training`, a template TrainingConfig)."""
 
     datasets: list[str] = field(default_factory=lambda: ["isear", "emoint"])
-    modes: list[str] = field(default_factory=lambda: ["none", "norms", "random"])
+    sensory_modes: list[str] = field(default_factory=lambda: ["none", "norms", "random"])
     fusions: list[str] = field(default_factory=lambda: ["paper"])
-    dims: list[str] = field(default_factory=lambda: ["perceptual"])
+    sensory_dims: list[str] = field(default_factory=lambda: ["perceptual"])
     ablate: list[str] = field(default_factory=list)  # senses zeroed one at a time, beside the full variant
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     training: TrainingConfig = field(default_factory=training_template)
@@ -84,9 +85,9 @@ def _keeps_model(config: ReproduceConfig, model_dir: Path) -> bool:
 class Variant:
     """One column of the comparison."""
 
-    mode: str
+    sensory_mode: str
     fusion: str = "paper"
-    dims: str = "perceptual"
+    sensory_dims: str = "perceptual"
     ablate: str = ""  # comma list of dimensions zeroed for every word
 
     @property
@@ -98,10 +99,17 @@ class Variant:
     def key(self) -> str:
         """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual` (column removed),
         `input-norms-zero_visual` (sense zeroed); the baseline is `none`."""
-        if self.mode == "none":
+        if self.sensory_mode == "none":
             return "none"
-        return (f"{self.fusion}-{self.mode}" + ("" if self.dims == "perceptual" else f"-{dims_label(self.dims)}")
+        return (f"{self.fusion}-{self.sensory_mode}"
+                + ("" if self.sensory_dims == "perceptual" else f"-{dims_label(self.sensory_dims)}")
                 + ("" if not self.ablated else "-zero_" + "+".join(self.ablated)))
+
+
+def variant_of(result: dict[str, Any]) -> Variant:
+    """The Variant of a result.json, also of one written before the fields were named sensory_mode/sensory_dims."""
+    return Variant(**current_keys(result["variant"]))
+
 
 
 def dims_label(spec: str) -> str:
@@ -121,13 +129,13 @@ def variants(config: ReproduceConfig) -> list[Variant]:
     """Every distinct variant of the grid (the baseline once, whatever the fusions and dimensions); each sense in
     `config.ablate` adds, for every sensory variant, a copy with that sense zeroed."""
     seen: dict[str, Variant] = {}
-    for mode in config.modes:
+    for sensory_mode in config.sensory_modes:
         for fusion in config.fusions:
-            for dims in config.dims:
+            for sensory_dims in config.sensory_dims:
                 for ablate in ["", *config.ablate]:
-                    if mode == "none" and ablate:
+                    if sensory_mode == "none" and ablate:
                         continue
-                    variant = Variant(mode, fusion, dims, ablate)
+                    variant = Variant(sensory_mode, fusion, sensory_dims, ablate)
                     seen.setdefault(variant.key, variant)
     return list(seen.values())
 
@@ -138,7 +146,7 @@ def check_variants(config: ReproduceConfig) -> None:
     from sensoryt5.training import check_sensory_options
 
     for variant in variants(config):
-        check_sensory_options(variant.mode, variant.fusion, variant.dims, variant.ablated)
+        check_sensory_options(variant.sensory_mode, variant.fusion, variant.sensory_dims, variant.ablated)
 
 
 def machine() -> dict[str, Any]:
@@ -169,8 +177,9 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
         return json.loads(result_file.read_text(encoding="utf-8"))
     started = time.time()
     training = train(replace(
-        config.training, dataset=dataset, output=str(model_dir), sensory_mode=variant.mode, fusion=variant.fusion,
-        sensory_dims=variant.dims, ablate=variant.ablated, seed=seed, resume=True, overwrite=True,
+        config.training, dataset=dataset, output=str(model_dir), sensory_mode=variant.sensory_mode,
+        fusion=variant.fusion, sensory_dims=variant.sensory_dims, ablate=variant.ablated, seed=seed, resume=True,
+        overwrite=True,
     ))
     test = evaluate(model_dir, dataset, "test", output_dir=run_dir / "test")
     predictions = [json.loads(line) for line in (run_dir / "test" / "predictions.jsonl").open(encoding="utf-8")]
@@ -267,7 +276,7 @@ def summarise(results: Sequence[dict[str, Any]], n_resamples: int = 1000) -> dic
         rows = {}
         for key, group in by_variant.items():
             rows[key] = {
-                "mode": group[0]["variant"]["mode"], "seeds": [r["seed"] for r in group],
+                "sensory_mode": variant_of(group[0]).sensory_mode, "seeds": [r["seed"] for r in group],
                 **{f"{m}_{stat}": fn([r["test"][m] for r in group])
                    for m in ("accuracy", "macro_f1") for stat, fn in (("mean", statistics.mean), ("std", _std))},
                 "dev_macro_f1_mean": statistics.mean(r["dev"]["macro_f1"] for r in group),

@@ -26,6 +26,7 @@ import numpy as np
 
 from sensoryt5.backbones import DEFAULT_BACKBONE
 from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line
+from sensoryt5.legacy import current_keys
 from sensoryt5.model_folder import write_model_folder
 
 CHECKPOINTS = "checkpoints"
@@ -156,12 +157,9 @@ class TrainingConfig:
         """The config recorded in a `train_metrics.json` (its "config"), including ones written before the renames
         sensory → sensory_mode, dims → sensory_dims and oov → oov_embedder; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {LEGACY_NAMES.get(key, key): value for key, value in saved.items()}
+        values = current_keys(saved)
         return cls(**{key: value for key, value in values.items() if key in names})
 
-
-LEGACY_NAMES = {"sensory": "sensory_mode", "dims": "sensory_dims", "oov": "oov_embedder"}
-"""Old TrainingConfig field names (in train_metrics.json files written before the rename) → current ones."""
 
 
 def training_command(config: TrainingConfig) -> str:
@@ -394,7 +392,7 @@ def _build_processor(config: TrainingConfig, backbone: str) -> Any:
     from sensoryt5.lexicon import SensoryLexicon
 
     lexicon = SensoryLexicon(dims=config.sensory_dims, oov_embedder=config.oov_embedder)
-    return SensoryProcessor(_load_tokenizer(backbone), lexicon, mode=config.sensory_mode,
+    return SensoryProcessor(_load_tokenizer(backbone), lexicon, sensory_mode=config.sensory_mode,
                             max_length=config.max_length, seed=config.seed, ablate=config.ablate)
 
 

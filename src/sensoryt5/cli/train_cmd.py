@@ -86,7 +86,7 @@ def evaluate(
     console.print(f"Predictions: {report['predictions_file']}")
 
 
-def _reproduce(training: dict[str, Any], datasets: str, modes: str, fusion: str, dims: str, ablate: str, seeds: str,
+def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: str, dims: str, ablate: str, seeds: str,
                output: Path, name: str | None, keep_models: bool, quick: bool, report_only: bool,
                workers: int) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
@@ -101,8 +101,8 @@ def _reproduce(training: dict[str, Any], datasets: str, modes: str, fusion: str,
     from sensoryt5.train_report import next_commands
 
     config = ReproduceConfig(
-        datasets=_csv(datasets), modes=_csv(modes), fusions=_csv(fusion),
-        dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
+        datasets=_csv(datasets), sensory_modes=_csv(sensory), fusions=_csv(fusion),
+        sensory_dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
         seeds=[int(s) for s in _csv(seeds)], training=training_template(**training), output=str(output), name=name,
         keep_models=keep_models, command="sensoryt5 " + shlex.join(sys.argv[1:]),
     )
@@ -122,7 +122,8 @@ def _reproduce(training: dict[str, Any], datasets: str, modes: str, fusion: str,
 
 REPRODUCE_GRID_OPTIONS = (  # `reproduce` options that are not training settings: the grid and its report
     cli_option("datasets", str, "isear,emoint", "--datasets", help="Comma list of data sets."),
-    cli_option("modes", str, "none,norms,random", "--modes", help="Comma list of sensory modes (none = baseline)."),
+    cli_option("sensory", str, "none,norms,random", "--sensory", "--modes",
+               help="Comma list of sensory modes (none = baseline)."),
     cli_option("fusion", str, "paper", "--fusion", help="Comma list of fusion variants."),
     cli_option("dims", str, "perceptual", "--dims", help="Dimension set(s), separated by ';' (e.g. "
                                                          "'perceptual;action')."),
