@@ -169,8 +169,9 @@ def _print_profile(result: dict[str, Any]) -> None:
     from sensoryt5.profile import difference_cell
 
     senses = result["senses"]
-    table = Table("emotion", *(Column(name, justify="right") for name in
-                               ["texts", "words", "found", "pred.", "miss.", *(f"Δ {s[:4]}" for s in senses)]),
+    table = Table(Column("emotion", no_wrap=True), *(Column(name, justify="right", no_wrap=True) for name in
+                               ["texts", "words", "found", "pred.", "miss."]),
+                  *(Column(f"Δ {s[:4]}", justify="right", no_wrap=True, min_width=7) for s in senses),
                   title=f"{result['dataset']} ({result['split']}): lexicon coverage and Δ sense mean vs the data "
                         f"set (* 95% interval excludes 0)")
 
