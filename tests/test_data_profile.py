@@ -71,9 +71,11 @@ def test_mean_is_the_lexicon_rating_for_a_one_word_emotion(processor, lexicon):
 
 def test_multi_label_texts_count_under_every_label(processor):
     texts = LOUD + FOOD
-    members = np.zeros((len(texts), 2), dtype=bool)
-    members[:, 0] = True  # every text is "any"
-    members[len(LOUD):, 1] = True  # the food texts are also "food"
+    multi_hot = np.zeros((len(texts), 2), dtype=np.float32)
+    multi_hot[:, 0] = 1.0  # every text is "any"
+    multi_hot[len(LOUD):, 1] = 1.0  # the food texts are also "food"
+    members = membership(multi_hot, 2)
+    assert members.dtype == bool and members.sum() == len(texts) + len(FOOD)
     profile = profile_texts(texts, members, ["any", "food"], processor, n_resamples=50)
     any_row, food_row = profile["emotions"]
     assert any_row["texts"] == len(texts) and food_row["texts"] == len(FOOD)

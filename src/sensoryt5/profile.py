@@ -2,7 +2,8 @@
 words rate on each sense compared with the whole data set.
 
 For every emotion (label; a multi-label text counts under every label it has) and over the word tokens of that
-emotion's texts, as `SensoryProcessor.word_stats` sees them (the MiniLM tokenizer's words, no truncation):
+emotion's texts, as `SensoryProcessor.word_stats` sees them (the processor's tokenizer words, no truncation;
+`sensoryt5 data profile` uses MiniLM's):
 
 - the share of word tokens found in the Lancaster norms (`exact`, `lemma`, `multiword`), `predicted` by the OOV
   regressor, or `missing`; `found` and `covered` (found or predicted) are their sums;
