@@ -110,11 +110,11 @@ def excludes_zero(interval: dict[str, float | None]) -> bool:
     return low is not None and high is not None and (low > 0 or high < 0)
 
 
-def difference_cell(interval: dict[str, float | None]) -> str:
+def difference_cell(interval: dict[str, float | None], digits: int = 3) -> str:
     """A difference as the tables show it: "+0.123*" (* when its interval excludes 0), "–" when undefined."""
     if interval["value"] is None:
         return "–"
-    return f"{interval['value']:+.3f}" + ("*" if excludes_zero(interval) else "")
+    return f"{interval['value']:+.{digits}f}" + ("*" if excludes_zero(interval) else "")
 
 
 def markdown(profile: dict[str, Any]) -> str:
@@ -147,29 +147,35 @@ def markdown(profile: dict[str, Any]) -> str:
 
 
 def heat_map(profile: dict[str, Any], path: Path) -> None:
-    """Emotion × sense heat map of the difference from the data set's mean (PuOr, centred on 0, annotated; *
-    where the interval excludes 0), saved as PNG atomically."""
+    """Emotion × sense heat map of the difference from the data set's mean (see `interval_heat_map`)."""
+    name = f"{profile.get('dataset', 'data')} ({profile.get('split', 'all')})"
+    interval_heat_map([row["label"] for row in profile["emotions"]], profile["senses"],
+                      [[row["difference"][s] for s in profile["senses"]] for row in profile["emotions"]],
+                      f"{name}: sense mean minus data set mean\n(* 95% bootstrap interval excludes 0)", path)
+
+
+def interval_heat_map(rows: Sequence[str], senses: Sequence[str], cells: Sequence[Sequence[dict[str, Any]]],
+                      title: str, path: Path) -> None:
+    """A rows × senses heat map of {value, low, high} cells (PuOr, a diverging palette that reads for colour-blind
+    users, centred on 0; each cell annotated, * where its interval excludes 0), saved as PNG atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    senses, emotions = profile["senses"], profile["emotions"]
-    cells = [[row["difference"][s] for s in senses] for row in emotions]
-    matrix = np.array([[np.nan if c["value"] is None else c["value"] for c in line] for line in cells])  # [E, D]
+    matrix = np.array([[np.nan if c["value"] is None else c["value"] for c in line] for line in cells])  # [R, D]
     limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 1.0
     limit = limit or 1.0
-    fig, ax = plt.subplots(figsize=(1.1 * len(senses) + 3, 0.32 * len(emotions) + 1.8))
+    fig, ax = plt.subplots(figsize=(1.1 * len(senses) + 3, 0.32 * len(rows) + 1.8))
     image = ax.imshow(matrix, cmap="PuOr", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(senses)), senses, rotation=30, ha="right")
-    ax.set_yticks(range(len(emotions)), [row["label"] for row in emotions], fontsize=8)
+    ax.set_yticks(range(len(rows)), list(rows), fontsize=8)
     for i, line in enumerate(cells):
         for j, cell in enumerate(line):
             if cell["value"] is not None:
-                ax.text(j, i, difference_cell(cell), ha="center", va="center", fontsize=7,
-                        color="white" if abs(cell["value"]) > limit * 0.6 else "black")
-    name = f"{profile.get('dataset', 'data')} ({profile.get('split', 'all')})"
-    ax.set_title(f"{name}: sense mean minus data set mean\n(* 95% bootstrap interval excludes 0)", fontsize=9)
+                ax.text(j, i, difference_cell(cell, digits=3 if limit < 10 else 1), ha="center", va="center",
+                        fontsize=7, color="white" if abs(cell["value"]) > limit * 0.6 else "black")
+    ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04)
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
