@@ -15,9 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.metrics import bootstrap_percentiles
-from sensoryt5.profile import difference_cell, interval_heat_map
+from sensoryt5.profile import difference_cell, interval_heat_map, write_report
 
 
 def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int = 8,
@@ -85,15 +84,13 @@ def markdown(analysis: dict[str, Any]) -> str:
 
 def write_analysis(analysis: dict[str, Any], folder: str | Path) -> list[Path]:
     """Write `analysis.json`, `analysis.md` and the heat map `analysis.png` into `folder`; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "analysis.json", folder / "analysis.md", folder / "analysis.png"]
-    write_json(paths[0], analysis)
-    with atomic_open(paths[1]) as handle:
-        handle.write(markdown(analysis))
     name = f"{analysis.get('dataset', 'data')} ({analysis.get('split', 'all')})"
-    interval_heat_map([f"{row['label']} ({row['texts']})" for row in analysis["emotions"]], analysis["senses"],
-                      [[in_points(row["sensory_part"][s]) for s in analysis["senses"]] for row in analysis["emotions"]],
-                      f"{name}: sensory part of the predicted emotion's {analysis['output']}, per sense, in points\n"
-                      "(mean over texts; * 95% bootstrap interval excludes 0)", paths[2])
-    return paths
+
+    def draw(path: Path) -> None:
+        interval_heat_map([f"{row['label']} ({row['texts']})" for row in analysis["emotions"]], analysis["senses"],
+                          [[in_points(row["sensory_part"][s]) for s in analysis["senses"]]
+                           for row in analysis["emotions"]],
+                          f"{name}: sensory part of the predicted emotion's {analysis['output']}, per sense, in "
+                          "points\n(mean over texts; * 95% bootstrap interval excludes 0)", path)
+
+    return write_report(folder, "analysis", analysis, markdown(analysis), draw)
