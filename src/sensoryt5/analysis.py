@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from sensoryt5.attribution import DEFAULT_TOLERANCE
 from sensoryt5.metrics import bootstrap_percentiles
 from sensoryt5.profile import difference_cell, interval_heat_map, write_report
 
@@ -49,7 +50,8 @@ def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int
                          "mean_score_change": float(change[predicted == c].mean()),
                          "sensory_part": {s: {"value": float(rows[:, j].mean()), "low": float(low[j]),
                                               "high": float(high[j])} for j, s in enumerate(senses)}})
-    return {"senses": senses, "texts": len(texts), "n_steps": n_steps, "level": 0.95, "n_resamples": n_resamples,
+    return {"senses": senses, "texts": len(texts), "n_steps": n_steps, "tolerance": DEFAULT_TOLERANCE, "level": 0.95,
+            "n_resamples": n_resamples,
             "seed": seed, "output": "sigmoid" if classifier.multi_label else "probability", "emotions": emotions}
 
 
@@ -66,7 +68,8 @@ def markdown(analysis: dict[str, Any]) -> str:
     senses = analysis["senses"]
     name = f"{analysis.get('dataset', 'data')} ({analysis.get('split', 'all')})"
     lines = [f"# Sensory attributions of {analysis.get('model', 'the model')} on {name}", "",
-             f"Each text explained for its predicted class by Integrated Gradients ({analysis['n_steps']} steps; the "
+             f"Each text explained for its predicted class by Integrated Gradients (from {analysis['n_steps']} steps, "
+             f"doubled while |delta| > {analysis['tolerance']}; the "
              f"explained {analysis['output']}); a cell is the mean over the texts predicted as that emotion of the "
              "part of the score change that came through the sense's ratings (summed over words; baseline: all "
              f"ratings 0), with a {analysis['level']:.0%} bootstrap interval over those texts "

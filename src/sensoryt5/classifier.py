@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from sensoryt5.attribution import DEFAULT_STEPS
+from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
 from sensoryt5.errors import InputError, ModelLoadError, one_line
 from sensoryt5.model_folder import load_model
 from sensoryt5.norms import PERCEPTUAL
@@ -162,7 +162,7 @@ class SensoryClassifier:
         return [{"label": self.labels[i], "score": float(row[i])} for i in list(order)[:top_k]]
 
     def explain(self, text: str, label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
-                attention: bool = False) -> dict[str, Any]:
+                attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE) -> dict[str, Any]:
         """Which words of `text`, and which of their senses, moved the prediction: Integrated Gradients (captum) of
         the class `label` (default: the top class), over the token embeddings and the sensory vectors.
 
@@ -173,19 +173,22 @@ class SensoryClassifier:
         vector) and `senses` (that part per dimension). `other_contribution` is what the tokens outside words
         (punctuation, special tokens) carry. `explained` says what was explained: `label`, `output` (probability,
         or sigmoid for multi-label models), `score` and `baseline_score` (see `sensoryt5.attribution` for the
-        baselines), `delta` (captum's convergence delta: the contributions sum to score − baseline_score − delta)
-        and `n_steps`. With `attention`, each word also gets `attention`: the adapter's attention its tokens
-        receive, averaged over the sensory queries (None for fusions without token attention) — attention weights,
-        not an explanation. `predictions` are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
+        baselines), `delta` (the convergence delta: the contributions sum to score − baseline_score − delta)
+        and `n_steps` (the steps the text ended with: it starts with `n_steps` and doubles, up to
+        `sensoryt5.attribution.MAX_STEPS`, while |delta| exceeds `tolerance`; None: no doubling). With `attention`,
+        each word also gets `attention`: the adapter's attention its tokens receive, averaged over the sensory
+        queries (None for fusions without token attention) — attention weights, not an explanation. `predictions`
+        are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
         """
         problem = text_problem(text)
         if problem:
             raise InputError(f"the text {problem.message}")
-        return self.explain_batch([text], label=label, top_k=top_k, n_steps=n_steps, attention=attention)[0]
+        return self.explain_batch([text], label=label, top_k=top_k, n_steps=n_steps, attention=attention,
+                                  tolerance=tolerance)[0]
 
     def explain_batch(self, texts: Sequence[str], label: str | None = None, top_k: int | None = 3,
                       n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int = 8,
-                      progress: bool = False) -> list[dict[str, Any]]:
+                      progress: bool = False, tolerance: float | None = DEFAULT_TOLERANCE) -> list[dict[str, Any]]:
         """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows);
         results in input order; `progress` shows a tqdm bar on stderr."""
         from tqdm.auto import tqdm
@@ -207,7 +210,7 @@ class SensoryClassifier:
         with tqdm(total=len(batch), unit="text", desc="explain", disable=not progress) as bar:
             for idx in length_sorted_batches([len(t) for t in batch], batch_size):
                 for i, result in zip(idx, self._explain_chunk([batch[i] for i in idx], target, top_k, n_steps,
-                                                              attention)):
+                                                              attention, tolerance)):
                     results[i] = result
                 bar.update(len(idx))
         return results
@@ -221,7 +224,7 @@ class SensoryClassifier:
         return self.labels.index(label)
 
     def _explain_chunk(self, texts: list[str], target: int | None, top_k: int | None, n_steps: int,
-                       attention: bool) -> list[dict[str, Any]]:
+                       attention: bool, tolerance: float | None) -> list[dict[str, Any]]:
         """`explain` of one batch of texts (already checked)."""
         import torch
 
@@ -234,7 +237,8 @@ class SensoryClassifier:
         logits = output.logits.float().cpu().numpy()  # [B, C]
         probabilities = _sigmoid(logits) if self.multi_label else _softmax(logits)  # [B, C]
         targets = [int(np.argmax(row)) if target is None else target for row in probabilities]
-        parts = integrated_gradients(self.model, self.processor.tokenizer, features, targets, n_steps=n_steps)
+        parts = integrated_gradients(self.model, self.processor.tokenizer, features, targets, n_steps=n_steps,
+                                     tolerance=tolerance)
         received = None
         if attention and output.attentions is not None:
             received = output.attentions.float().cpu().numpy().mean(axis=1)  # [B, L_key]
@@ -262,7 +266,8 @@ class SensoryClassifier:
                 "text": text, "words": words, "other_contribution": float(token_total.sum() - in_words),
                 "explained": {"label": self.labels[targets[b]], "output": explained_output(self.model),
                               "score": float(parts.score[b]), "baseline_score": float(parts.baseline_score[b]),
-                              "delta": float(parts.delta[b]), "n_steps": n_steps, "method": "integrated_gradients"},
+                              "delta": float(parts.delta[b]), "n_steps": int(parts.n_steps[b]),
+                              "tolerance": tolerance, "method": "integrated_gradients"},
                 "predictions": self.ranked(probabilities[b], top_k), "sensory_coverage": coverage[b],
             })
         return results
@@ -284,7 +289,8 @@ class SensoryClassifier:
 
     def explain_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
-                     attention: bool = False, batch_size: int = 8, chunk_size: int = 64,
+                     attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE, batch_size: int = 8,
+                     chunk_size: int = 64,
                      id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
                      ) -> dict[str, Any]:
         """`explain` every row of a CSV/TSV/JSONL/Parquet file into a JSON Lines, CSV or Parquet file, streamed in
@@ -297,7 +303,7 @@ class SensoryClassifier:
 
         def records(texts: list[str]) -> list[dict[str, Any]]:
             return self.explain_batch(texts, label=label, top_k=top_k, n_steps=n_steps, attention=attention,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, tolerance=tolerance)
 
         return map_file(input_path, output_path, records, "explain", text_column=text_column,
                         chunk_size=chunk_size, id_column=id_column, progress=progress, skip_invalid=skip_invalid)

@@ -59,7 +59,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 STATIC = resources.files("sensoryt5") / "static"
 TopK = Annotated[StrictInt, Field(ge=1, description="Return at most this many labels per text.")]
-MAX_STEPS = 256  # most Integrated Gradients steps one /v1/explain request may ask for (each costs a batch row)
+MAX_REQUEST_STEPS = 256  # most Integrated Gradients steps one /v1/explain request may ask for (each costs a batch row)
 
 
 class PredictRequest(BaseModel):
@@ -77,7 +77,8 @@ class ExplainRequest(BaseModel):
     text: StrictStr = Field(description="The text to explain.")
     top_k: TopK | None = 5
     label: StrictStr | None = Field(None, description="The class to explain (default: the top class).")
-    n_steps: StrictInt = Field(DEFAULT_STEPS, ge=2, le=MAX_STEPS, description="Integrated Gradients steps.")
+    n_steps: StrictInt = Field(DEFAULT_STEPS, ge=2, le=MAX_REQUEST_STEPS,
+                               description="Integrated Gradients steps to start with (doubled where |delta| > 0.01).")
     attention: StrictBool = Field(False, description="Also give each word the adapter's attention weight "
                                                      "(attention, not an explanation).")
 

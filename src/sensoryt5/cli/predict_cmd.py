@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sensoryt5.attribution import DEFAULT_STEPS
+from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
 from sensoryt5.cli.checks import DEVICE, check_device
 from sensoryt5.errors import InputError
 
@@ -124,8 +124,10 @@ def explain(
     model_dir: Path = MODEL_DIR,
     text: str | None = typer.Argument(None, help="The text to explain (or use --input)."),
     label: str | None = typer.Option(None, help="The class to explain (default: the top class)."),
-    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps (more: closer to exact, "
-                                                          "slower; the delta shown says how close)."),
+    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps each text starts with."),
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, min=0.0, help="Integrate a text again with twice the steps "
+                                                                     "(up to 128) while |delta| exceeds this "
+                                                                     "(probability units; 0: always 128 steps)."),
     attention: bool = typer.Option(False, "--attention", help="Also show the adapter's attention weight per word "
                                                               "(attention weights, not an explanation)."),
     input_file: Path | None = INPUT_FILE,
@@ -150,10 +152,12 @@ def explain(
     if input_file is not None:
         summary = classifier.explain_file(input_file, output, text_column=text_column, label=label, top_k=top_k,
                                           n_steps=steps, attention=attention, batch_size=batch_size,
+                                          tolerance=tolerance,
                                           id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
         _report_file(summary, output, as_json, skip_invalid, "explanations")
         return
-    result = classifier.explain(text, label=label, top_k=top_k, n_steps=steps, attention=attention)
+    result = classifier.explain(text, label=label, top_k=top_k, n_steps=steps, attention=attention,
+                                tolerance=tolerance)
     _warn_uncovered(int(result["sensory_coverage"] == 0), 1)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
