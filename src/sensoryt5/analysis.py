@@ -20,7 +20,7 @@ from sensoryt5.metrics import bootstrap_percentiles
 from sensoryt5.profile import difference_cell, interval_heat_map, write_report
 
 
-def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int = 8,
+def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per text: the predicted (explained) class [N], the sensory part per sense summed over its words [N, D],
     and the explained score change from the baseline [N]."""
@@ -32,7 +32,8 @@ def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size:
     return predicted, parts.reshape(len(results), len(dims)), change
 
 
-def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int = 8, n_resamples: int = 1000,
+def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int | None = None,
+            n_resamples: int = 1000,
             seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Sensory attributions aggregated per predicted class over `texts` (see the module docstring): for each class
     predicted at least once, its number of texts, the mean score change it explains, and per sense the mean

@@ -187,15 +187,18 @@ class SensoryClassifier:
                                   tolerance=tolerance)[0]
 
     def explain_batch(self, texts: Sequence[str], label: str | None = None, top_k: int | None = 3,
-                      n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int = 8,
+                      n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int | None = None,
                       progress: bool = False, tolerance: float | None = DEFAULT_TOLERANCE) -> list[dict[str, Any]]:
-        """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows);
-        results in input order; `progress` shows a tqdm bar on stderr."""
+        """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows;
+        default 8 on a GPU, 1 on the CPU, where 8 was slower, see BENCHMARKS.md `explain_speed`); results in input
+        order; `progress` shows a tqdm bar on stderr."""
         from tqdm.auto import tqdm
 
         from sensoryt5.alignment import _as_text_list
 
         _check_top_k(top_k)
+        if batch_size is None:
+            batch_size = 8 if next(self.model.parameters()).device.type == "cuda" else 1
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if self._runner != self._torch_logits:
@@ -289,8 +292,8 @@ class SensoryClassifier:
 
     def explain_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
-                     attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE, batch_size: int = 8,
-                     chunk_size: int = 64,
+                     attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE,
+                     batch_size: int | None = None, chunk_size: int = 64,
                      id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
                      ) -> dict[str, Any]:
         """`explain` every row of a CSV/TSV/JSONL/Parquet file into a JSON Lines, CSV or Parquet file, streamed in

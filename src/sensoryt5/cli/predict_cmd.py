@@ -31,6 +31,9 @@ TEXT_COLUMN = typer.Option("text", help="Text column of the --input file.")
 ID_COLUMN = typer.Option(None, help="Column of the --input file copied to each output line as `id`.")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")
+STEPS = typer.Option(DEFAULT_STEPS, "--steps", min=2, help="Integrated Gradients steps each text starts with.")
+EXPLAIN_BATCH = typer.Option(None, "--batch-size", min=1, help="Texts per Integrated Gradients pass (default: 8 on a "
+                                                               "GPU, 1 on the CPU, where batching was slower).")
 
 
 def _load(model_dir: Path, device: str | None) -> Any:
@@ -124,7 +127,7 @@ def explain(
     model_dir: Path = MODEL_DIR,
     text: str | None = typer.Argument(None, help="The text to explain (or use --input)."),
     label: str | None = typer.Option(None, help="The class to explain (default: the top class)."),
-    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps each text starts with."),
+    steps: int = STEPS,
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, min=0.0, help="Integrate a text again with twice the steps "
                                                                      "(up to 128) while |delta| exceeds this "
                                                                      "(probability units; 0: always 128 steps)."),
@@ -136,7 +139,7 @@ def explain(
     text_column: str = TEXT_COLUMN,
     id_column: str | None = ID_COLUMN,
     top_k: int = typer.Option(5, min=1, help="Emotions to show."),
-    batch_size: int = typer.Option(8, min=1, help="Texts per Integrated Gradients pass (each takes STEPS rows)."),
+    batch_size: int | None = EXPLAIN_BATCH,
     as_json: bool = AS_JSON,
     progress: bool | None = PROGRESS,
     device: str | None = DEVICE,
