@@ -273,10 +273,10 @@ def serve(
       -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
           "token_positions": [2], "source": "exact", "vector": {"gustatory":
           4.091, ...}, "start": 4, "end": 8, "sense": "gustatory", "strength":
-          4.091, "contribution": 0.1655, "sensory_contribution": 0.0544,
-          "senses": {"gustatory": 0.033, ...}}, ...], "other_contribution": 0.0,
+          4.091, "contribution": 0.1663, "sensory_contribution": 0.0545,
+          "senses": {"gustatory": 0.0331, ...}}, ...], "other_contribution": 0.0,
           "explained": {"label": "disgust", "score": 0.9656, "baseline_score":
-          0.1298, "delta": 9.2e-05, "n_steps": 48, ...}, "predictions": [...],
+          0.1298, "delta": 3.7e-03, "n_steps": 32, ...}, "predictions": [...],
           "sensory_coverage": 1.0}
     GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
                           null, "sensory_dims": [...], "senses": {...},
