@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.backbones import DEFAULT_BACKBONE
-from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line
+from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line, option
 from sensoryt5.legacy import current_keys
 from sensoryt5.model_folder import write_model_folder
 
@@ -87,6 +87,9 @@ class TrainingConfig:
     class_weights: bool | None = field(default=None, metadata={
         "flag": "--class-weights", "help": "Weight the loss by inverse class frequency (default: on for "
                                            "multi-label data, as BCE pos_weight; off for single-label)."})
+    calibrate: bool | None = field(default=None, metadata={
+        "flag": "--calibrate", "help": "Fit a temperature on dev at the end of training so that the scores are "
+                                       "calibrated (default: on for single-label data; not for multi-label)."})
     save_steps: int | None = field(default=None, metadata={
         "flag": "--save-steps", "help": "Checkpoint and evaluate every N steps instead of every epoch."})
     keep_checkpoints: bool = field(default=False, metadata={
@@ -192,6 +195,31 @@ def learning_rate(config: TrainingConfig, multi_label: bool) -> float:
     if config.learning_rate is not None:
         return config.learning_rate
     return MULTI_LABEL_LEARNING_RATE if multi_label else PAPER_LEARNING_RATE
+
+
+def uses_calibration(config: TrainingConfig, multi_label: bool) -> bool:
+    """`calibrate` when set, else on for single-label data; OptionError for multi-label data (its per-label
+    thresholds are tuned on dev instead)."""
+    if multi_label and config.calibrate:
+        raise OptionError(f"{option('calibrate')} is for single-label data; a multi-label model's per-label "
+                          "thresholds are tuned on dev instead")
+    return (not multi_label) if config.calibrate is None else config.calibrate
+
+
+def calibrate_on_dev(model_config: Any, dev_logits: np.ndarray, dev_labels: np.ndarray) -> dict[str, float]:
+    """Fit the temperature on dev (logits [N, C] of the uncalibrated model, class ids [N]), store it in
+    `model_config`, and return it with the dev NLL and ECE before and after."""
+    from sensoryt5.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
+
+    logits = np.asarray(dev_logits, dtype=np.float64) * model_config.temperature  # undo an earlier temperature
+    labels = np.asarray(dev_labels).reshape(-1)
+    temperature = fit_temperature(logits, labels)
+    model_config.temperature = temperature
+    return {"temperature": temperature, "fitted_on": "validation",
+            "dev_nll_before": negative_log_likelihood(logits, labels),
+            "dev_nll_after": negative_log_likelihood(logits, labels, temperature),
+            "dev_ece_before": expected_calibration_error(softmax(logits), labels),
+            "dev_ece_after": expected_calibration_error(softmax(logits / temperature), labels)}
 
 
 def _loss_weights(config: TrainingConfig, dataset: Any, n_labels: int, multi_label: bool) -> list[float] | None:
@@ -483,10 +511,11 @@ def _fit(config: TrainingConfig, output: Path, model: Any, processor: Any, datas
     return trainer, train_result
 
 
-def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: bool
-                 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Dev scores of the selected model (for multi-label, after tuning its per-label thresholds on dev) and the
-    diagnostics `train_report.dev_diagnostics` adds (dev macro-F1 at 0.5, constant-prediction warnings)."""
+def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: bool, calibrate: bool
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Dev scores of the selected model (for multi-label, after tuning its per-label thresholds on dev; for
+    single-label with `calibrate`, with the temperature fitted on dev under `calibration`) and the diagnostics
+    `train_report.dev_diagnostics` adds (dev macro-F1 at 0.5, constant-prediction warnings)."""
     import torch
 
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
@@ -497,6 +526,8 @@ def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: boo
     if not multi_label:
         scores = {k.removeprefix("test_"): v for k, v in dev.metrics.items()
                   if k.removeprefix("test_") in ("accuracy", "macro_f1", "weighted_f1")}
+        if calibrate:
+            scores["calibration"] = calibrate_on_dev(trainer.model.config, dev_logits, dev.label_ids)
     else:
         probabilities = torch.sigmoid(torch.from_numpy(dev_logits)).numpy()
         trainer.model.config.label_thresholds = tune_thresholds(dev.label_ids, probabilities)
@@ -520,12 +551,14 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     output = _prepare_output(config, is_main)
     dataset, train_split = _load_splits(config)
     labels, multi_label = label_names(dataset), is_multi_label(dataset)
+    calibrate = uses_calibration(config, multi_label)
     _announce(config, is_main, backbone, dataset, len(train_split))
     processor = _build_processor(config, backbone)
     coverage = processor.coverage(train_split["text"]) if config.sensory_mode != "none" else None
     model = _build_model(config, backbone, processor, labels, multi_label, train_split)
     trainer, train_result = _fit(config, output, model, processor, dataset, train_split, multi_label, is_main)
-    dev_scores, diagnostics = _dev_metrics(trainer, dataset, labels, multi_label)
+    dev_scores, diagnostics = _dev_metrics(trainer, dataset, labels, multi_label, calibrate)
+    calibration = dev_scores.pop("calibration", None)
     metrics = {
         "config": asdict(config),
         "command": training_command(config),
@@ -537,6 +570,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_dev_macro_f1": trainer.state.best_metric,
         "dev": dev_scores,
+        "calibration": calibration,
         "epochs_run": trainer.state.epoch,
         "history": [h for h in trainer.state.log_history if "eval_macro_f1" in h],
         "train_runtime_s": train_result.metrics.get("train_runtime"),

@@ -18,6 +18,7 @@ from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def _csv(value: str) -> list[str]:
@@ -78,12 +79,42 @@ def evaluate(
             interval = report["ci"].get(key)
             summary.add_row(key, value, f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
     console.print(summary)
+    if report.get("calibration"):
+        calibration = report["calibration"]
+        console.print(f"Calibration (temperature {calibration['temperature']:.3f}): ECE "
+                      f"{calibration['ece_before']:.4f} → {calibration['ece_after']:.4f}, Brier "
+                      f"{calibration['brier_before']:.4f} → {calibration['brier_after']:.4f} "
+                      f"(reliability diagram: {report['reliability_diagram_file']})")
     per_class = Table("label", "precision", "recall", "F1", "support")
     for row in report["per_class"]:
         per_class.add_row(row["label"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
                           str(row["support"]))
     console.print(per_class)
     console.print(f"Predictions: {report['predictions_file']}")
+
+
+def calibrate(
+    model_dir: Path = typer.Argument(..., help="A single-label model folder written by `sensoryt5 train`."),
+    dataset: str | None = typer.Option(None, help="Data set whose validation split to fit on (default: the one "
+                                                  "the model was trained on)."),
+    batch_size: int = typer.Option(64, help="Prediction batch size."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
+    device: str | None = DEVICE,
+) -> None:
+    """Fit the model's temperature on dev (as `train` does unless --no-calibrate) and store it in the folder."""
+    from sensoryt5.evaluation import calibrate_model
+
+    check_device(device)
+    fit = calibrate_model(model_dir, dataset, batch_size=batch_size)
+    if as_json:
+        typer.echo(json.dumps(fit, indent=2))
+    else:
+        console.print(f"Temperature {fit['temperature']:.3f} fitted on {fit['dataset']}/validation: dev NLL "
+                      f"{fit['dev_nll_before']:.4f} → {fit['dev_nll_after']:.4f}, ECE {fit['dev_ece_before']:.4f} → "
+                      f"{fit['dev_ece_after']:.4f}; written to {model_dir / 'config.json'}")
+    if any(model_dir.glob("*.onnx")):
+        err_console.print("[yellow]warning:[/] the ONNX files in the folder predate the temperature; run "
+                          "`sensoryt5 export` again")
 
 
 def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: str, dims: str, ablate: str, seeds: str,
