@@ -152,7 +152,17 @@ def faithfulness(model_dir: str, dataset: str, n_texts: int, seed: int, n_steps:
             "mean_abs_delta": float(np.mean([abs(r["explained"]["delta"]) for r in results])),
             "mean_steps_used": steps_used,
             "explain_seconds": explain_s, "table": table, "differences": differences,
-            "machine": _machine()}
+            "machine": _machine(), "training": training_record(model_dir)}
+
+
+def training_record(model_dir: str) -> dict[str, Any]:
+    """The model's training command, data and dev scores from its train_metrics.json (None when absent)."""
+    path = Path(model_dir) / "train_metrics.json"
+    if not path.is_file():
+        return {}
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    return {"command": recorded.get("command"), "train_examples": recorded.get("train_examples"),
+            "dev_macro_f1": recorded.get("dev", {}).get("macro_f1"), "epochs_run": recorded.get("epochs_run")}
 
 
 def _machine() -> dict[str, Any]:
@@ -169,10 +179,12 @@ def report() -> str:
     """RESULTS.md from every run under results/explanations/runs."""
     runs = sorted((OUT / "runs").glob("*"))
     lines = ["# Explanations: convergence of Integrated Gradients and faithfulness (ERASER)", "",
-             "Written by `" + COMMAND + " report` from the runs in `results/explanations/runs/` (each made by the "
-             "`convergence` and `faithfulness` commands shown with it). Models: MiniLM (all-MiniLM-L6-v2) with the "
-             "Lancaster norms, trained with `sensoryt5 train --seed 1` (commands in each model's "
-             "train_metrics.json, quoted below). Probabilities in points (hundredths).", ""]
+             "Written by `" + COMMAND + " report` from the runs in `results/explanations/runs/` (made by the "
+             "`convergence` and `faithfulness` commands of this script, named with each table), the `sensoryt5 "
+             "analyze` folders and the reading in `reading.md`. Models: MiniLM (all-MiniLM-L6-v2) with the "
+             "Lancaster norms, seed 1, trained by the commands quoted with each table (Empathetic Dialogues and "
+             "GoEmotions on 3,000 training texts for 2 epochs, to fit the CPU session: the explanations, not the "
+             "scores, are under test). Probabilities in points (hundredths).", ""]
     from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE, MAX_STEPS
 
     lines += ["## Convergence: the delta by number of steps", "",
@@ -181,6 +193,7 @@ def report() -> str:
               "| model | texts | steps | median abs. delta | p95 abs. delta | max abs. delta | median delta / change | "
               "mean steps used | share over 1 point | s per text |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    commands = []
     for run in runs:
         path = run / "convergence.json"
         if not path.is_file():
@@ -192,7 +205,10 @@ def report() -> str:
                          f"{100 * row['p95']:.3f} | {100 * row['max']:.3f} | {row['median_relative']:.4f} | "
                          f"{row.get('mean_steps_used', row['n_steps']):.1f} | "
                          f"{row.get('share_over_tolerance', float('nan')):.2f} | {row['seconds_per_text']:.2f} |")
-    lines.append("")
+        commands.append(f"`{COMMAND} convergence {data['model']} --dataset {data['dataset']} --name {run.name} "
+                        f"--texts {data['texts']}`")
+    lines += ["", "Measured by " + "; ".join(commands) + " (seconds per text on the shared 2-core CPU, one thread, "
+              "with other jobs running: compare within a model only).", ""]
     lines += ["## Faithfulness (ERASER), dev sample", "",
               "Comprehensiveness (higher is more faithful) and sufficiency (lower is more faithful) of the top-k "
               "words, mean [95% bootstrap CI] in probability points; `attention` only for fusions with token "
@@ -207,7 +223,10 @@ def report() -> str:
                   f"{data['mean_words']:.1f} words on average, IG from {data['n_steps']} steps ("
                   f"{data.get('mean_steps_used', data['n_steps']):.1f} used on average; mean |delta| "
                   f"{100 * data['mean_abs_delta']:.3f} points), explanations took {data['explain_seconds']:.0f} s "
-                  f"on {data['machine']['cpu']} ({data['machine']['cores']} cores), torch {data['machine']['torch']}.",
+                  f"on {data['machine']['cpu']} ({data['machine']['cores']} cores), torch {data['machine']['torch']}. "
+                  f"Trained by `{data['training']['command']}` ({data['training']['train_examples']} training texts, "
+                  f"dev macro-F1 {data['training']['dev_macro_f1']:.3f}). Measured by `{COMMAND} faithfulness "
+                  f"{data['model']} --dataset {data['dataset']} --name {run.name} --texts {data['texts']}`.",
                   "", "| measure | k | " + " | ".join(data["methods"]) + " | " +
                   " | ".join(f"ig − {m}" for m in data["methods"][1:]) + " |",
                   "|---|---|" + "---|" * (2 * len(data["methods"]) - 1)]
@@ -217,6 +236,13 @@ def report() -> str:
                 cells += [_cell(data["differences"][f"ig-{m}/{k}"][measure]) for m in data["methods"][1:]]
                 lines.append(f"| {measure} | {k} | " + " | ".join(cells) + " |")
         lines.append("")
+    for folder in sorted(OUT.glob("analyze-*")):
+        table = (folder / "analysis.md").read_text(encoding="utf-8").split("\n", 2)[2]
+        lines += [f"## `sensoryt5 analyze`: {folder.name.removeprefix('analyze-')}", "", table.strip(), "",
+                  f"![heat map]({folder.name}/analysis.png)", ""]
+    reading = OUT / "reading.md"
+    if reading.is_file():
+        lines += [reading.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines) + "\n"
 
 
