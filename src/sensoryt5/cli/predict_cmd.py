@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sensoryt5.cli.checks import DEVICE, check_device
+from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
 from sensoryt5.errors import InputError
 
 console = Console()
@@ -22,10 +22,14 @@ BAR_WIDTH = 30
 STRONG_RATING = 3.5  # ratings (0-5) from here on are drawn bold; below 2, dim
 
 
-def _load(model_dir: Path, device: str | None) -> Any:
+def load_classifier(model_dir: Path, device: str | None, backend: str = "torch") -> Any:
+    """The classifier of MODEL_DIR; with the onnx backend, the ONNX file it runs is named once on stderr."""
     from sensoryt5.classifier import SensoryClassifier
 
-    return SensoryClassifier.from_pretrained(model_dir, device=device)
+    classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
+    if classifier.onnx_file is not None:
+        err_console.print(f"Running {classifier.onnx_file} with onnxruntime", highlight=False, soft_wrap=True)
+    return classifier
 
 
 def _ranked_text(predictions: list[dict[str, Any]]) -> str:
@@ -53,10 +57,12 @@ def predict(
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when "
                                                                                   "stderr is a terminal)."),
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
     from sensoryt5.streaming import STDOUT, TextFileReader, check_output_path
 
+    check_backend(backend, device)
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     if input_file is None:
@@ -66,7 +72,7 @@ def predict(
             raise InputError("--output needs --input FILE")
         if not texts:
             raise InputError("nothing to predict: pass texts, or --input FILE --output FILE")
-        classifier = _load(model_dir, device)
+        classifier = load_classifier(model_dir, device, backend)
         predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k, progress=show_progress)
         coverage = classifier.sensory_coverage(texts)
         _warn_uncovered(sum(share == 0 for share in coverage), len(texts))
@@ -85,7 +91,7 @@ def predict(
         raise InputError("--input needs --output FILE (.jsonl, .csv, .parquet, or - for stdout)")
     with TextFileReader(input_file, text_column, chunk_size, id_column) as reader:  # fail before loading the model
         check_output_path(output, reader.path)
-    summary = _load(model_dir, device).predict_file(
+    summary = load_classifier(model_dir, device, backend).predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
         id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
     if as_json:
@@ -108,7 +114,7 @@ def explain(
 ) -> None:
     """Show the text's words coloured by their dominant sense, how each was found, and the top emotions."""
     check_device(device)
-    result = _load(model_dir, device).explain(text, top_k=top_k)
+    result = load_classifier(model_dir, device).explain(text, top_k=top_k)
     _warn_uncovered(int(result["sensory_coverage"] == 0), 1)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
@@ -188,6 +194,7 @@ def serve(
                                                            "join its model batch."),
     model_batch_size: int = typer.Option(32, min=1, help="Padded batch size inside one model call."),
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Serve the model over HTTP until Ctrl+C, with a demo page at / and the OpenAPI page at /docs.
 
@@ -212,6 +219,7 @@ def serve(
     """
     from sensoryt5.serving import serve as run_server
 
+    check_backend(backend, device)
     check_device(device)
     run_server(model_dir, host=host, port=port, max_batch_size=max_batch_size, max_text_length=max_text_length,
-               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device)
+               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, backend=backend)
