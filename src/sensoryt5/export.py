@@ -13,6 +13,9 @@ transposed tensor), so the backbone is exported with its eager attention (the sa
 
 `int8=True` applies onnxruntime dynamic quantisation: int8 weights (per output channel) for every MatMul with a
 constant weight, activations quantised per batch at run time; embeddings and the attention products stay float32.
+An int8 export also reports its label agreement with PyTorch: the share of dev texts (the validation split of the
+data set recorded in train_metrics.json, or the one given; at most `AGREEMENT_TEXTS`) whose predicted label (the
+label set, for multi-label models) is the same.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ EXAMPLE_TEXTS = ("I felt the warm sun on my face at the beach.", "The loud crash
 CHECK_TEXTS = ("When my friend lied to me I was furious and bitter.", "Sweet honey cake!",
                "I heard a strange noise in the dark house and smelled smoke, and I could not move at all.")
 _QUIET_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
+AGREEMENT_SPLIT = "validation"
+AGREEMENT_TEXTS = 1000  # the first texts of the dev split that the int8 agreement is measured on
 
 
 @dataclass
@@ -56,6 +61,9 @@ class ExportResult:
     opset: int
     max_abs_diff: float  # of the fp32 graph's logits against PyTorch
     int8_max_abs_diff: float | None = None  # of the int8 graph's logits against PyTorch
+    agreement: float | None = None  # int8: share of `agreement_texts` dev texts predicted the same as by PyTorch
+    agreement_texts: int = 0
+    agreement_data: str | None = None  # "DATASET/SPLIT" of those texts, or why agreement was not measured
 
 
 def default_output(model_dir: str | Path, int8: bool = False) -> Path:
@@ -222,6 +230,60 @@ def max_abs_difference(model: Any, path: str | Path, features: Mapping[str, Any]
     return float(np.abs(OnnxRunner(path, providers=["CPUExecutionProvider"])(features) - reference).max())
 
 
+def predicted_labels(logits: np.ndarray, thresholds: list[float] | None) -> list[tuple[int, ...]]:
+    """Per text, its predicted label indices: the argmax of logits [N, C] (`thresholds` None), else those whose
+    sigmoid reaches their threshold."""
+    if thresholds is None:
+        return [(int(i),) for i in logits.argmax(axis=1)]
+    over = 1.0 / (1.0 + np.exp(-logits)) >= np.asarray(thresholds)  # [N, C]
+    return [tuple(int(i) for i in np.flatnonzero(row)) for row in over]
+
+
+def label_agreement(model: Any, processor: Any, path: str | Path, texts: list[str], batch_size: int = 32) -> float:
+    """Share of `texts` whose predicted label (label set for a multi-label `model`) is the same in PyTorch and
+    in the ONNX file at `path`, batched as `SensoryClassifier.predict` batches them (int8 activations are
+    quantised per batch, so a batch's padding can tip a near tie)."""
+    import torch
+
+    from sensoryt5.classifier import length_sorted_batches
+
+    config = model.config
+    thresholds = None
+    if config.problem_type == "multi_label_classification":
+        thresholds = list(config.label_thresholds or [0.5] * config.num_labels)
+    runner = OnnxRunner(path, providers=["CPUExecutionProvider"])
+    same = 0
+    for idx in length_sorted_batches([len(t) for t in texts], batch_size):
+        features = processor([texts[i] for i in idx])
+        with torch.inference_mode():
+            reference = model(**{k: v.to(model.device) for k, v in features.items()}).logits.float().cpu().numpy()
+        same += sum(a == b for a, b in zip(predicted_labels(reference, thresholds),
+                                           predicted_labels(runner(features), thresholds)))
+    return same / len(texts)
+
+
+def dev_texts(folder: Path, dataset: str | None = None, split: str = AGREEMENT_SPLIT) -> tuple[list[str], str]:
+    """The first `AGREEMENT_TEXTS` texts of `split` of `dataset` (default: the data set recorded in the folder's
+    train_metrics.json) and "DATASET/SPLIT"; ([], reason) when no data set is recorded or it cannot be found."""
+    from sensoryt5.evaluation import load_split, recorded_data_options
+    from sensoryt5.model_folder import METRICS_FILE
+
+    given = dataset is not None
+    if dataset is None:
+        metrics = folder / METRICS_FILE
+        recorded = json.loads(metrics.read_text(encoding="utf-8")).get("config", {}) if metrics.is_file() else {}
+        dataset = recorded.get("dataset")
+        if not dataset:
+            return [], f"no data set recorded in {METRICS_FILE}; pass --dataset"
+    try:
+        part, _, split = load_split(dataset, split, recorded_data_options(folder))
+    except (InputError, OSError, ValueError) as error:
+        if given:
+            raise InputError(f"--dataset {dataset} --split {split}: {error}") from error
+        return [], f"the training data {dataset} cannot be read ({error}); pass --dataset"
+    return list(part["text"])[:AGREEMENT_TEXTS], f"{dataset}/{split}"
+
+
 @contextmanager
 def _staged(output: Path) -> Iterator[Path]:
     """A path named like `output` in a temporary folder beside it; on success the folder's files replace
@@ -260,14 +322,17 @@ def check_export_options(model_dir: str | Path, output: str | Path, fmt: str = "
 
 
 def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8: bool = False,
-                opset: int = DEFAULT_OPSET, overwrite: bool = False, fmt: str = "onnx") -> ExportResult:
+                opset: int = DEFAULT_OPSET, overwrite: bool = False, fmt: str = "onnx", dataset: str | None = None,
+                split: str = AGREEMENT_SPLIT) -> ExportResult:
     """Export the model folder `model_dir` to ONNX at `output` (default `default_output`), fp32 or `int8`.
 
     The file is written under a temporary name and renamed into place only after its fp32 graph matched PyTorch
     on `CHECK_TEXTS` (a different batch size and length than the traced example) within `VERIFY_TOLERANCE`.
+    An int8 file's label agreement with PyTorch is measured on `split` of `dataset` (see `dev_texts`).
     """
     output = Path(output) if output is not None else default_output(model_dir, int8)
     folder = check_export_options(model_dir, output, fmt, opset, overwrite)
+    texts, data = dev_texts(folder, dataset, split) if int8 else ([], None)
 
     from sensoryt5.alignment import SensoryProcessor
     from sensoryt5.model_folder import load_model
@@ -283,10 +348,12 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
         if not diff <= VERIFY_TOLERANCE:
             raise RuntimeError(f"the ONNX graph of {folder} differs from PyTorch by {diff:.3g} (> "
                                f"{VERIFY_TOLERANCE:g}); please report this as a sensoryt5 bug")
-        int8_diff = None
+        int8_diff = agreement = None
         if int8:
             quantize_int8(fp32, target)
             shutil.rmtree(fp32.parent)
             int8_diff = max_abs_difference(model, target, check)
+            agreement = label_agreement(model, processor, target, texts) if texts else None
     return ExportResult(path=output, size_bytes=output.stat().st_size, int8=int8, opset=opset, max_abs_diff=diff,
-                        int8_max_abs_diff=int8_diff)
+                        int8_max_abs_diff=int8_diff, agreement=agreement, agreement_texts=len(texts),
+                        agreement_data=data)
