@@ -91,3 +91,62 @@ def test_cli_predicts_and_evaluates_without_torch_and_names_the_file_once(export
                           "--output", str(tmp_path / "eval"), "--json")
     assert json.loads(done.stdout)["n"] == len(data.read_text(encoding="utf-8").splitlines())
     assert done.stderr.count("with onnxruntime") == 1
+
+
+UNKNOWN = ["zorblax", "flibbertigibbet"]  # not in the norms: predicted by the OOV regressor
+OOV_TEXTS = ["the zorblax smelled sweet", "a flibbertigibbet at home"]
+LOOKUP = """
+import json, sys, warnings
+warnings.simplefilter("always")
+from sensoryt5.classifier import SensoryClassifier
+clf = SensoryClassifier.from_pretrained(sys.argv[1], backend="onnx")
+lookups = [clf.processor.lexicon.lookup(word) for word in json.loads(sys.argv[2])]
+print(json.dumps({"probabilities": clf.predict_proba(json.loads(sys.argv[3])).tolist(),
+                  "sources": [w.source for w in lookups], "vectors": [w.vector.tolist() for w in lookups],
+                  "torch": "torch" in sys.modules}))
+"""
+
+
+@pytest.fixture(scope="module")
+def oov_model(tmp_path_factory, model_dir) -> Path:
+    """A copy of the toy model whose processor predicts unknown words (minilm), exported fp32 (which writes
+    oov_embedder/ too)."""
+    from sensoryt5.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("oov") / "model"
+    shutil.copytree(model_dir, folder)
+    settings = json.loads((folder / "sensory_processor.json").read_text(encoding="utf-8"))
+    (folder / "sensory_processor.json").write_text(json.dumps({**settings, "oov_embedder": "minilm"}),
+                                                   encoding="utf-8")
+    assert export_onnx(folder).oov_embedder == folder / "oov_embedder"
+    return folder
+
+
+def _without(folder: Path, tmp_path: Path, *names: str) -> Path:
+    """A copy of `folder` lacking the files or folders `names`."""
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(*names))
+    return copy
+
+
+def test_unknown_words_are_predicted_without_torch_as_with_it(oov_model, torch_free, tmp_path):
+    from sensoryt5.classifier import SensoryClassifier
+
+    reference = SensoryClassifier.from_pretrained(oov_model, device="cpu")  # PyTorch, MiniLM in PyTorch
+    expected = [reference.processor.lexicon.lookup(word) for word in UNKNOWN]
+    assert [w.source for w in expected] == ["predicted"] * len(UNKNOWN)
+    folder = _without(oov_model, tmp_path, "model.safetensors")
+    result = json.loads(run_torch_free(torch_free, LOOKUP, str(folder), json.dumps(UNKNOWN),
+                                       json.dumps(OOV_TEXTS)).stdout)
+    assert result["torch"] is False and result["sources"] == ["predicted"] * len(UNKNOWN)
+    np.testing.assert_allclose(result["vectors"], [w.vector for w in expected], atol=1e-4)
+    np.testing.assert_allclose(result["probabilities"], reference.predict_proba(OOV_TEXTS), atol=1e-4)
+
+
+def test_without_the_onnx_embedder_or_torch_unknown_words_are_missing_with_one_warning(oov_model, torch_free,
+                                                                                        tmp_path):
+    folder = _without(oov_model, tmp_path, "model.safetensors", "oov_embedder")
+    done = run_torch_free(torch_free, LOOKUP, str(folder), json.dumps(UNKNOWN), json.dumps(OOV_TEXTS))
+    result = json.loads(done.stdout)
+    assert result["sources"] == ["missing"] * len(UNKNOWN) and len(result["probabilities"]) == len(OOV_TEXTS)
+    assert done.stderr.count("RuntimeWarning") == 1 and "torch is not installed" in done.stderr

@@ -89,17 +89,19 @@ class SensoryClassifier:
         """The ONNX classifier of `from_pretrained` (torch-free)."""
         from sensoryt5.export import OnnxRunner
         from sensoryt5.exported import ExportedConfig, find_onnx_file
+        from sensoryt5.oov_onnx import attach_onnx_embedder
 
         folder = check_model_folder(folder, weights=False)
         path = find_onnx_file(folder, onnx_file)
         config = ExportedConfig.from_folder(folder)
         processor = _load_processor(folder, config)
         processor.return_tensors = "np"
+        oov = attach_onnx_embedder(processor.lexicon, folder)
         runner = OnnxRunner(path, threads=threads)
         labels = [config.id2label[i] for i in range(config.num_labels)]
         if runner.labels is not None and runner.labels != labels:
             raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
-        logger.info("loaded the ONNX file %s", path)
+        logger.info("loaded the ONNX file %s (unknown words embedded: %s)", path, oov)
         return cls(None, processor, runner=runner, config=config, folder=folder, onnx_file=path)
 
     @property

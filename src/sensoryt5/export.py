@@ -64,6 +64,8 @@ class ExportResult:
     agreement: float | None = None  # int8: share of `agreement_texts` dev texts predicted the same as by PyTorch
     agreement_texts: int = 0
     agreement_data: str | None = None  # "DATASET/SPLIT" of those texts, or why agreement was not measured
+    oov_embedder: Path | None = None  # MODEL_DIR/oov_embedder when the processor predicts unknown words
+    oov_embedder_written: bool = False  # False: an existing one was kept
 
 
 def default_output(model_dir: str | Path, int8: bool = False) -> Path:
@@ -149,23 +151,32 @@ def _logits_module(model: Any) -> Any:
 
 
 @contextmanager
-def _export_mode(model: Any) -> Iterator[None]:
-    """Eager attention in the backbone, and the exporter's logs and warnings silenced; all restored afterwards."""
-    backbone = model.backbone
-    attention = backbone.config._attn_implementation
+def quiet_exporter() -> Iterator[None]:
+    """The exporter's logs and warnings silenced; restored afterwards."""
     loggers = {name: logging.getLogger(name) for name in _QUIET_LOGGERS}
     levels = {name: logger.level for name, logger in loggers.items()}
     try:
-        backbone.set_attn_implementation("eager")
         for logger in loggers.values():
             logger.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        backbone.set_attn_implementation(attention)
         for name, logger in loggers.items():
             logger.setLevel(levels[name])
+
+
+@contextmanager
+def _export_mode(model: Any) -> Iterator[None]:
+    """Eager attention in the backbone, and the exporter quiet (`quiet_exporter`); all restored afterwards."""
+    backbone = model.backbone
+    attention = backbone.config._attn_implementation
+    try:
+        backbone.set_attn_implementation("eager")
+        with quiet_exporter():
+            yield
+    finally:
+        backbone.set_attn_implementation(attention)
 
 
 def export_model(model: Any, example: Mapping[str, Any], path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
@@ -328,7 +339,9 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
 
     The file is written under a temporary name and renamed into place only after its fp32 graph matched PyTorch
     on `CHECK_TEXTS` (a different batch size and length than the traced example) within `VERIFY_TOLERANCE`.
-    An int8 file's label agreement with PyTorch is measured on `split` of `dataset` (see `dev_texts`).
+    An int8 file's label agreement with PyTorch is measured on `split` of `dataset` (see `dev_texts`). When the
+    processor predicts unknown words, MODEL_DIR/oov_embedder/ is written too (kept if present, unless
+    `overwrite`), so that the folder predicts them without torch (see `sensoryt5.oov_onnx`).
     """
     output = Path(output) if output is not None else default_output(model_dir, int8)
     folder = check_export_options(model_dir, output, fmt, opset, overwrite)
@@ -354,6 +367,20 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
             shutil.rmtree(fp32.parent)
             int8_diff = max_abs_difference(model, target, check)
             agreement = label_agreement(model, processor, target, texts) if texts else None
+        embedder, written = _write_oov_embedder(folder, processor, overwrite)
     return ExportResult(path=output, size_bytes=output.stat().st_size, int8=int8, opset=opset, max_abs_diff=diff,
                         int8_max_abs_diff=int8_diff, agreement=agreement, agreement_texts=len(texts),
-                        agreement_data=data)
+                        agreement_data=data, oov_embedder=embedder, oov_embedder_written=written)
+
+
+def _write_oov_embedder(folder: Path, processor: Any, overwrite: bool) -> tuple[Path | None, bool]:
+    """FOLDER/oov_embedder for a processor that predicts unknown words (None otherwise), and whether it was
+    written now (an existing one is kept unless `overwrite`)."""
+    from sensoryt5.oov_onnx import EMBEDDER_FILE, EMBEDDER_FOLDER, export_embedder
+
+    if processor.lexicon.oov_embedder is None:
+        return None, False
+    path = folder / EMBEDDER_FOLDER
+    if (path / EMBEDDER_FILE).is_file() and not overwrite:
+        return path, False
+    return export_embedder(path), True

@@ -45,6 +45,9 @@ def export(
                   f"{result.agreement_data}")
     elif result.int8:
         check += f"; label agreement not measured: {result.agreement_data}"
+    if result.oov_embedder is not None:
+        check += (f"; {'wrote' if result.oov_embedder_written else 'kept'} {result.oov_embedder} (MiniLM for words "
+                  "outside the norms)")
     console.print(f"[green]Wrote[/] {result.path} ({result.size_bytes / 2**20:.1f} MiB, opset {result.opset}"
                   f"{', int8' if result.int8 else ''}; {check})", highlight=False,
                   soft_wrap=True)
