@@ -150,3 +150,46 @@ def test_without_the_onnx_embedder_or_torch_unknown_words_are_missing_with_one_w
     result = json.loads(done.stdout)
     assert result["sources"] == ["missing"] * len(UNKNOWN) and len(result["probabilities"]) == len(OOV_TEXTS)
     assert done.stderr.count("RuntimeWarning") == 1 and "torch is not installed" in done.stderr
+
+
+def test_serve_answers_without_torch(exported, torch_free):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-S", "-c", CLI, "serve", str(exported), "--port", str(port),
+                               "--backend", "onnx"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=torch_free)
+    try:
+        for _ in range(600):
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/v1/predict", json={"texts": TEXTS}, timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer within a minute")
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[0]
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == len(TEXTS)
+    assert log.count(f"Running {exported / 'model.int8.onnx'} with onnxruntime") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--backend", "tflite"], "--backend 'tflite': choose from torch, onnx"),
+    (["--backend", "onnx", "--device", "cpu"], "--device cpu applies to --backend torch only"),
+])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "serve"])
+def test_bad_backend_is_one_line_naming_the_flag(command, args, message, exported):
+    extra = {"predict": ["a text"], "evaluate": ["--dataset", "isear"], "serve": []}[command]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "sensoryt5", command, str(exported), *extra, *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr

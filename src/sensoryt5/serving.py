@@ -379,11 +379,12 @@ def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_P
         find_onnx_file(model_dir)
     sock = listening_socket(host, port)
     classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
-    if classifier.onnx_file is not None:
-        logging.getLogger("uvicorn.error").info("Running %s with onnxruntime", classifier.onnx_file)
     app = create_app(classifier, max_batch_size=max_batch_size, max_text_length=max_text_length,
                      batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     address = f"[{host}]" if ":" in host else host
-    logging.getLogger("uvicorn.error").info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    log = logging.getLogger("uvicorn.error")  # configured by uvicorn.Config
+    log.info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    if classifier.onnx_file is not None:
+        log.info("Running %s with onnxruntime", classifier.onnx_file)
     uvicorn.Server(config).run(sockets=[sock])
