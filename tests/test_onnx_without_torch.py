@@ -1,5 +1,5 @@
-"""An exported folder predicts and serves with onnxruntime alone: no torch (hidden from a fresh interpreter, as in
-the minimal install of requirements-onnx.txt) and no model.safetensors; the int8 file is found on its own."""
+"""An exported folder predicts and serves with onnxruntime alone: no torch and no model.safetensors, in a fresh
+interpreter that sees only what requirements-onnx.txt installs; the int8 file is found on its own."""
 
 from __future__ import annotations
 
@@ -15,34 +15,70 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["sweet honey cake today", "rotten smelly garbage again", "a loud thunder noise at home"]
-HIDDEN = ("torch", "functorch", "torchgen")  # the torch distribution's top-level packages
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+def _requirements(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def _installed_closure(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` install here, with their own requirements (no extras), normalised."""
+    import importlib.metadata as metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        todo.extend(Requirement(r) for r in metadata.requires(name) or [])
+    return seen
+
+
+# Run first in the fresh interpreter: its path keeps the standard library and PYTHONPATH only (the installed
+# packages and the editable install's source are dropped; .pth files have run, as at any start).
+ISOLATE = ("import os, sys; keep = os.environ['PYTHONPATH'].split(os.pathsep); "
+           "sys.path[:] = [p for p in sys.path if p in keep or p.startswith(sys.base_prefix)]\n")
+
+
 @pytest.fixture(scope="module")
 def torch_free(tmp_path_factory) -> dict[str, str]:
-    """The environment of an interpreter, started without site-packages (`python -S`), for which torch is not
-    installed: its path holds the source and links to every installed top-level module except torch's (no .pth)."""
-    import numpy
+    """The environment of the minimal install, for `run_torch_free`: PYTHONPATH holds the source and links to the
+    files of exactly the distributions that requirements-onnx.txt installs (with their requirements), so torch
+    and every other package is absent."""
+    import importlib.metadata as metadata
 
-    site = Path(numpy.__file__).resolve().parents[1]
-    folder = tmp_path_factory.mktemp("site-packages-without-torch")
-    for entry in site.iterdir():
-        top = entry.name.split("-")[0].split(".")[0]
-        if top in HIDDEN or entry.suffix == ".pth" or entry.name == "__pycache__":
-            continue
-        (folder / entry.name).symlink_to(entry)
+    closure = _installed_closure(_requirements(ROOT / "requirements-onnx.txt"))
+    assert "torch" not in closure
+    folder = tmp_path_factory.mktemp("minimal-install")
+    for name in closure:
+        distribution = metadata.distribution(name)
+        for top in {Path(str(file)).parts[0] for file in distribution.files or []} - {"..", "__pycache__"}:
+            source = Path(str(distribution.locate_file(top)))
+            if source.exists() and not (folder / top).exists():
+                (folder / top).symlink_to(source)
     return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{folder}", "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
 
 def run_torch_free(env: dict[str, str], code: str, *args: str) -> subprocess.CompletedProcess:
-    """Run `code` with `args` in a fresh interpreter that cannot import torch; fails the test on a non-zero exit."""
-    done = subprocess.run([sys.executable, "-S", "-c", code, *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    """Run `code` with `args` in a fresh interpreter of the minimal install (`torch_free`), where torch cannot
+    be imported; fails the test on a non-zero exit."""
+    done = subprocess.run([sys.executable, "-c", ISOLATE + TORCH_ABSENT + code, *args], capture_output=True,
+                          text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     return done
+
+
+TORCH_ABSENT = "import importlib.util; assert importlib.util.find_spec('torch') is None, 'torch is importable'\n"
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +197,9 @@ def test_serve_answers_without_torch(exported, torch_free):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-S", "-c", CLI, "serve", str(exported), "--port", str(port),
-                               "--backend", "onnx"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=torch_free)
+    command = [sys.executable, "-c", ISOLATE + TORCH_ABSENT + CLI, "serve", str(exported), "--port", str(port),
+               "--backend", "onnx"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=torch_free)
     try:
         for _ in range(600):
             try:
@@ -193,3 +229,40 @@ def test_bad_backend_is_one_line_naming_the_flag(command, args, message, exporte
                           capture_output=True, text=True, env=env, timeout=120)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+
+
+EVERY_PATH = """
+import json, sys
+from pathlib import Path
+from sensoryt5.classifier import SensoryClassifier
+from sensoryt5.evaluation import evaluate
+from sensoryt5.serving import create_app
+import sensoryt5.cli
+folder, data, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+clf = SensoryClassifier.from_pretrained(folder, backend="onnx")
+clf.predict(["the zorblax smelled sweet"])
+clf.predict_file(data, out / "predictions.parquet")
+evaluate(folder, data, classifier=clf, output_dir=out / "eval")
+create_app(clf)
+sensoryt5.cli._register()
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+
+def test_the_minimal_install_runs_every_onnx_path(oov_model, model_dir, torch_free, tmp_path):
+    folder = _without(oov_model, tmp_path, "model.safetensors")
+    modules = json.loads(run_torch_free(torch_free, EVERY_PATH, str(folder), str(model_dir.parent / "toy.jsonl"),
+                                        str(tmp_path)).stdout)
+    assert "torch" not in modules and (tmp_path / "predictions.parquet").is_file()
+
+
+def test_requirements_onnx_pin_what_pyproject_pins():
+    import tomllib
+    from packaging.requirements import Requirement
+
+    base = {Requirement(r).name: Requirement(r) for r in
+            tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]}
+    for line in _requirements(ROOT / "requirements-onnx.txt"):
+        requirement = Requirement(line)
+        assert requirement.name in base and requirement.specifier == base[requirement.name].specifier, line
