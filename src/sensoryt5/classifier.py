@@ -87,8 +87,7 @@ class SensoryClassifier:
     @classmethod
     def _from_onnx(cls, folder: str | Path, onnx_file: str | Path | None, threads: int | None) -> SensoryClassifier:
         """The ONNX classifier of `from_pretrained` (torch-free)."""
-        from sensoryt5.export import OnnxRunner
-        from sensoryt5.exported import ExportedConfig, find_onnx_file
+        from sensoryt5.exported import ExportedConfig, OnnxRunner, find_onnx_file
         from sensoryt5.oov_onnx import attach_onnx_embedder
 
         folder = check_model_folder(folder, weights=False)

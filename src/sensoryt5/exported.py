@@ -1,4 +1,5 @@
-"""An exported model folder, read without torch: its ONNX file and the parts of config.json that prediction needs.
+"""An exported model folder, read without torch: its ONNX file, run by `OnnxRunner`, and the parts of config.json
+that prediction needs.
 
 `SensoryClassifier.from_pretrained(folder, backend="onnx")` uses this module instead of the PyTorch model, so an
 exported folder (an ONNX file, config.json, the tokenizer files and sensory_processor.json) predicts with
@@ -10,11 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+
+import numpy as np
 
 from sensoryt5.errors import ModelLoadError
 
 ONNX_FILES: tuple[str, ...] = ("model.onnx", "model.int8.onnx")  # looked for in this order
+INPUT_DTYPES: dict[str, Any] = {"input_ids": np.int64, "attention_mask": np.int64, "sensory": np.float32}
+OUTPUT_NAME = "logits"
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,64 @@ def find_onnx_file(folder: str | Path, onnx_file: str | Path | None = None) -> P
             return candidate
     raise ModelLoadError(f"{folder} has no ONNX file ({' or '.join(ONNX_FILES)}); write one with `sensoryt5 "
                          f"export {folder}` (add --int8 for the int8 file)")
+
+
+def default_providers() -> list[str]:
+    """CUDA then CPU when onnxruntime has CUDA, else CPU only."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def as_array(value: Any, dtype: Any) -> np.ndarray:
+    """A torch tensor or array-like as a contiguous NumPy array of `dtype`."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.ascontiguousarray(value, dtype=dtype)
+
+
+class OnnxRunner:
+    """An exported SensoryT5 file in an onnxruntime session: `runner(features)` gives logits [B, C] float32.
+
+    `features` is the processor's output (torch tensors or NumPy arrays): input_ids, attention_mask and sensory.
+    A missing, corrupt or foreign file raises ModelLoadError. `threads` sets onnxruntime's intra-op threads
+    (default: its own choice, one per physical core).
+    """
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelLoadError(f"ONNX file {self.path} does not exist (write it with `sensoryt5 export MODEL_DIR`)")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers or default_providers())
+        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
+            raise ModelLoadError(f"cannot load the ONNX file {self.path}: {error}") from error
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if not {"input_ids", "attention_mask"} <= set(self.input_names) <= set(INPUT_DTYPES) or \
+                outputs != [OUTPUT_NAME]:
+            raise ModelLoadError(f"{self.path} is not a sensoryt5 export: it takes {self.input_names} and gives "
+                                 f"{outputs}; expected {list(INPUT_DTYPES)} -> ['{OUTPUT_NAME}']")
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    @property
+    def labels(self) -> list[str] | None:
+        """Label names recorded at export (None for files written elsewhere)."""
+        labels = self.metadata.get("sensoryt5.labels")
+        return json.loads(labels) if labels else None
+
+    def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
+        """Logits [B, C] float32 of one processed batch."""
+        missing = [name for name in self.input_names if name not in features]
+        if missing:
+            raise ValueError(f"features lack {missing}; {self.path} needs {self.input_names}")
+        feed = {name: as_array(features[name], INPUT_DTYPES[name]) for name in self.input_names}
+        return self.session.run([OUTPUT_NAME], feed)[0]

@@ -5,8 +5,9 @@ torch.
 writes FOLDER/oov_embedder/: `model.onnx` (all-MiniLM-L6-v2 returning its 7 hidden-state layers, `hidden_states`
 [batch, 7, seq, 384] float32, from `input_ids`, `attention_mask` and `token_type_ids` [batch, seq] int64; kept in
 float32, about 90 MB, because its features feed the regressor's MLP and nearest neighbours) and MiniLM's tokenizer
-files. `OnnxMiniLMEmbedder` computes the same `Features` as `MiniLMEmbedder` with NumPy and onnxruntime; the export
-checks them against PyTorch within `VERIFY_TOLERANCE`. The regressor itself (`resources/oov/`) is NumPy already.
+files (`sensoryt5.export.export_embedder`). `OnnxMiniLMEmbedder` computes the same `Features` as `MiniLMEmbedder`
+with NumPy and onnxruntime; the export checks them against PyTorch within `sensoryt5.export.EMBEDDER_TOLERANCE`.
+The regressor itself (`resources/oov/`) is NumPy already.
 
 A folder exported without it embeds unknown words with PyTorch when torch is installed; without torch its
 unknown words stay `missing` (one RuntimeWarning at load), see `attach_onnx_embedder`.
@@ -15,7 +16,6 @@ unknown words stay `missing` (one RuntimeWarning at load), see `attach_onnx_embe
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,6 @@ EMBEDDER_FOLDER = "oov_embedder"
 EMBEDDER_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "hidden_states"
-VERIFY_TOLERANCE = 1e-4  # max |feature difference| against the PyTorch embedder before the file is kept
-# Words that trace the graph, and words (other lengths, sub-word splits) that check it.
-EXAMPLE_WORDS = ("sunshine", "zorblax")
-CHECK_WORDS = ("flibbertigibbet", "smartphone", "cat", "unputdownable", "hyperloop", "très", "e-scooter")
 
 
 class OnnxMiniLMEmbedder(MiniLMEmbedder):
@@ -45,7 +41,7 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from sensoryt5.export import default_providers
+        from sensoryt5.exported import default_providers
 
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         options = ort.SessionOptions()
@@ -110,68 +106,3 @@ def attach_onnx_embedder(lexicon: Any, folder: str | Path) -> str:
                   stacklevel=3)
     lexicon.oov_embedder = None
     return "off"
-
-
-def export_embedder(output: str | Path) -> Path:
-    """Write the MiniLM of `MiniLMEmbedder` as FOLDER/`EMBEDDER_FILE` with its tokenizer files into `output`
-    (replaced), after checking its features against PyTorch on `CHECK_WORDS`; returns `output`."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from sensoryt5.backbones import quiet_weight_loading, resolve_backbone
-    from sensoryt5.export import quiet_exporter
-
-    output = Path(output)
-    staging = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        path = resolve_backbone("minilm")
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        with quiet_weight_loading():
-            model = AutoModel.from_pretrained(path, attn_implementation="eager").float().eval()
-        tokenizer.save_pretrained(str(staging))
-        example = tokenizer(list(EXAMPLE_WORDS), padding=True, return_tensors="pt")
-        dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")}
-        with quiet_exporter():
-            program = torch.onnx.export(_states_module(model), (), kwargs={n: example[n] for n in INPUT_NAMES},
-                                        input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-                                        dynamic_shapes={n: dims for n in INPUT_NAMES}, dynamo=True, optimize=True,
-                                        verbose=False)
-        program.save(str(staging / EMBEDDER_FILE))
-        _check_embedder(staging)
-        shutil.rmtree(output, ignore_errors=True)
-        staging.rename(output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return output
-
-
-def _check_embedder(folder: Path) -> None:
-    """RuntimeError unless the ONNX embedder in `folder` gives PyTorch's features on `CHECK_WORDS`."""
-    reference = MiniLMEmbedder().embed(list(CHECK_WORDS))
-    exported = OnnxMiniLMEmbedder(folder).embed(list(CHECK_WORDS))
-    diff = max(float(np.abs(reference.dense - exported.dense).max()),
-               float(np.abs(reference.keys - exported.keys).max()))
-    if not diff <= VERIFY_TOLERANCE:
-        raise RuntimeError(f"the ONNX OOV embedder differs from PyTorch by {diff:.3g} (> {VERIFY_TOLERANCE:g}); "
-                           "please report this as a sensoryt5 bug")
-
-
-def _states_module(model: Any) -> Any:
-    """`model` as a module mapping (input_ids, attention_mask, token_type_ids) to its stacked hidden states
-    [batch, 7, seq, 384]."""
-    import torch
-    from torch import nn
-
-    class AllStates(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             output_hidden_states=True)
-            return torch.stack(out.hidden_states, 1)
-
-    return AllStates().eval()
