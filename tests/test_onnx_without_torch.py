@@ -266,3 +266,18 @@ def test_requirements_onnx_pin_what_pyproject_pins():
     for line in _requirements(ROOT / "requirements-onnx.txt"):
         requirement = Requirement(line)
         assert requirement.name in base and requirement.specifier == base[requirement.name].specifier, line
+
+
+def test_onnx_explain_loads_the_pytorch_model_only_when_asked(model_dir, exported):
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.errors import ModelLoadError
+
+    with_weights = SensoryClassifier.from_pretrained(model_dir, backend="onnx", onnx_file=exported / "model.int8.onnx")
+    assert with_weights._model is None
+    explained = with_weights.explain(TEXTS[0])
+    reference = SensoryClassifier.from_pretrained(model_dir, device="cpu").explain(TEXTS[0])
+    assert explained["predictions"] == reference["predictions"] and explained["words"] == reference["words"]
+    np.testing.assert_allclose(with_weights.predict_proba(TEXTS), SensoryClassifier.from_pretrained(
+        exported, backend="onnx").predict_proba(TEXTS), atol=1e-6)  # predicting still runs the ONNX file
+    with pytest.raises(ModelLoadError, match="attention needs the PyTorch model.*model.safetensors is missing"):
+        SensoryClassifier.from_pretrained(exported, backend="onnx").explain(TEXTS[0])

@@ -105,7 +105,8 @@ class SensoryClassifier:
 
     @property
     def model(self) -> Any:
-        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use."""
+        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use (for
+        `explain`)."""
         if self._model is None:
             if self._folder is None:
                 raise ModelLoadError("this classifier has no PyTorch model")
@@ -192,7 +193,7 @@ class SensoryClassifier:
         words = self.processor.explain_words(text)
         offsets = self.processor.tokenizer([text], truncation=True, max_length=self.processor.max_length,
                                            return_offsets_mapping=True)["offset_mapping"][0]  # [L] (start, end)
-        features = self.processor([text])
+        features = self.processor([text], return_tensors="pt")
         device = next(self.model.parameters()).device
         with torch.inference_mode():
             output = self.model(**{k: v.to(device) for k, v in features.items()}, output_attentions=True)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from sensoryt5.errors import ModelLoadError
+from sensoryt5.errors import ModelLoadError, one_line
 
 ONNX_FILES: tuple[str, ...] = ("model.onnx", "model.int8.onnx")  # looked for in this order
 INPUT_DTYPES: dict[str, Any] = {"input_ids": np.int64, "attention_mask": np.int64, "sensory": np.float32}
@@ -50,9 +50,11 @@ class ExportedConfig:
                        label_thresholds=[float(t) for t in thresholds] if thresholds is not None else None,
                        sensory_mode=saved.get("sensory_mode", "norms"), sensory_dims=list(saved["sensory_dims"]),
                        fusion=saved.get("fusion", "paper"))
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ModelLoadError(f"{config_file} lacks a valid {error} entry; it was not written by sensoryt5 "
-                                 "train") from error
+        except KeyError as error:
+            raise ModelLoadError(f"{config_file} has no {error} entry; it was not written by sensoryt5") from error
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ModelLoadError(f"{config_file}: unreadable id2label, label_thresholds or sensory_dims "
+                                 f"({one_line(error)})") from error
 
 
 def find_onnx_file(folder: str | Path, onnx_file: str | Path | None = None) -> Path:
