@@ -1,4 +1,5 @@
-"""The demo page in headless Chromium: type a sentence, click, check the emotion bars and the coloured words.
+"""The demo page in headless Chromium: type a sentence, click, check the emotion bars, the words shaded by their
+Integrated Gradients contribution, and a word's breakdown by sense on hover and on click.
 
 Needs Debian's `chromium` (`apt-get install -y chromium`); skipped without it unless SENSORYT5_REQUIRE_BROWSER=1 (CI),
 which turns a missing browser into a failure. SENSORYT5_SAVE_SCREENSHOT=1 also saves docs/screenshot.png.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
+from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS, SensoryClassifier
 from sensoryt5.serving import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -116,22 +117,37 @@ def test_page_shows_bars_and_coloured_words(clf, server_url, tmp_path):
             sentence = page.inner_text("#sentence")
             assert sentence == SENTENCE  # the text as typed, punctuation included
             words = page.eval_on_selector_all("#sentence .word", """spans => spans.map(span => ({
-                text: span.textContent, sense: span.dataset.sense || null, source: span.dataset.source,
+                text: span.textContent, source: span.dataset.source,
+                contribution: Number(span.dataset.contribution),
                 background: getComputedStyle(span).backgroundColor}))""")
             assert [w["text"] for w in words] == ["I", "smelled", "fresh", "bread", "and", "heard", "loud", "music",
                                                   "zxqvw"]
             by_text = {w["text"]: w for w in words}
+            scale = max(abs(word["contribution"]) for word in expected["words"])
             for word in expected["words"]:
                 shown = by_text[SENTENCE[word["start"]:word["end"]]]
-                assert (shown["sense"], shown["source"]) == (word["sense"], word["source"])
-                if word["sense"] is None:
-                    assert shown["background"] == "rgba(0, 0, 0, 0)"  # uncoloured
-                    continue
+                assert shown["source"] == word["source"]
+                assert shown["contribution"] == pytest.approx(word["contribution"], abs=1e-6)
                 red, green, blue, *alpha = (float(x) for x in re.findall(r"[\d.]+", shown["background"]))
-                assert (red, green, blue) == _rgb(SENSE_COLOURS[word["sense"]])
-                assert (alpha or [1.0])[0] == pytest.approx(0.2 + 0.8 * min(word["strength"] / 5, 1), abs=0.01)
-            assert by_text["smelled"]["sense"] == "olfactory" and by_text["music"]["sense"] == "auditory"
-            assert by_text["zxqvw"]["sense"] is None and by_text["zxqvw"]["source"] == "missing"
+                end = CONTRIBUTION_COLOURS["positive" if word["contribution"] >= 0 else "negative"]
+                assert (red, green, blue) == _rgb(end)
+                assert (alpha or [1.0])[0] == pytest.approx(abs(word["contribution"]) / scale, abs=0.01)
+            assert by_text["zxqvw"]["source"] == "missing"
+            assert page.inner_text("#explained").startswith(f"Explaining {expected['explained']['label']}:")
+
+            music = next(w for w in expected["words"] if SENTENCE[w["start"]:w["end"]] == "music")
+            page.hover("#sentence .word >> text=music")
+            page.wait_for_selector("#breakdown:not([hidden])")
+            assert page.get_attribute("#breakdown", "data-word") == "music"
+            rows = page.eval_on_selector_all("#breakdown .sense-row", """rows => rows.map(row => ({
+                sense: row.dataset.sense, value: Number(row.dataset.value),
+                colour: getComputedStyle(row.querySelector('.sense-fill')).backgroundColor}))""")
+            assert [r["sense"] for r in rows] == list(music["senses"])
+            for row in rows:
+                assert row["value"] == pytest.approx(music["senses"][row["sense"]], abs=1e-6)
+                assert row["colour"] == "rgb({}, {}, {})".format(*_rgb(SENSE_COLOURS[row["sense"]]))
+            page.click("#sentence .word >> text=bread")
+            assert page.get_attribute("#breakdown", "data-word") == "bread"
             assert page.inner_text("#status") == ""
 
             screenshot = tmp_path / "sensoryt5-page.png"

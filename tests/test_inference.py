@@ -122,12 +122,13 @@ def test_multi_label_models_return_every_label_over_its_threshold(multi_label_di
 
 def test_explain_words_sources_senses_and_attention(clf):
     text = "We ate ice cream, smelled fresh bread, heard zxqvw!"
-    result = clf.explain(text, top_k=2)
+    assert all("attention" not in word for word in clf.explain(text)["words"])  # only on request
+    result = clf.explain(text, top_k=2, attention=True)
     words = {w["word"]: w for w in result["words"]}
     assert list(words) == ["we", "ate", "ice", "cream", "smelled", "fresh", "bread", "heard", "zxqvw"]
     for word in result["words"]:
         assert set(word) == {"word", "token_positions", "source", "vector", "start", "end", "sense", "strength",
-                             "attention"}
+                             "contribution", "sensory_contribution", "senses", "attention"}
         assert text[word["start"]:word["end"]].lower() == word["word"]
         assert list(word["vector"]) == list(SENSE_COLOURS)
     assert words["ice"]["source"] == words["cream"]["source"] == "multiword"
@@ -326,31 +327,42 @@ def test_cli_predict_texts_json(cli_app, model_dir, clf):
     assert "rotten smelly garbage" in table and "disgust" in table
 
 
-def test_cli_explain_colours_words_and_draws_bars(cli_app, model_dir, clf):
+def test_cli_explain_shows_contributions_and_draws_bars(cli_app, model_dir, clf):
     text = "I smelled fresh bread and heard zxqvw"
     shown = _invoke(cli_app, "explain", str(model_dir), text, "--top-k", "3").stdout
-    for sense in SENSE_COLOURS:
-        assert sense in shown  # the legend
+    result = clf.explain(text, top_k=3)
+    assert f"Explaining {result['explained']['label']}: probability" in shown and "Integrated Gradients" in shown
+    assert f"towards {result['explained']['label']}" in shown and "attention" not in shown
+    for word in result["words"]:
+        assert f"{word['contribution']:+.4f}" in shown
     assert "olfactory" in shown and "missing" in shown and "lemma" in shown
     assert shown.count("█") > 10
+    assert "attention weight" in _invoke(cli_app, "explain", str(model_dir), text, "--attention").stdout
     top = clf.explain(text, top_k=3)["predictions"]
     assert all(p["label"] in shown and f"{p['score']:.3f}" in shown for p in top)
     as_json = json.loads(_invoke(cli_app, "explain", str(model_dir), text, "--json").stdout)
     assert [w["word"] for w in as_json["words"]] == ["i", "smelled", "fresh", "bread", "and", "heard", "zxqvw"]
 
 
-def test_cli_explain_styles_words_by_sense(clf):
+def test_cli_explain_shades_words_by_signed_contribution(clf):
     from rich.console import Console
 
-    from sensoryt5.cli.predict_cmd import _coloured_text
+    from sensoryt5.classifier import CONTRIBUTION_COLOURS, contribution_colour
+    from sensoryt5.cli.predict_cmd import _shaded_text
 
     result = clf.explain("smelled loud zxqvw")
-    styled = {str(result["text"][span.start:span.end]): str(span.style) for span in _coloured_text(result).spans}
-    assert styled == {"smelled": f"{SENSE_COLOURS['olfactory']} bold", "loud": f"{SENSE_COLOURS['auditory']} bold"}
+    scale = max(abs(word["contribution"]) for word in result["words"])
+    styled = {str(result["text"][span.start:span.end]): str(span.style) for span in _shaded_text(result).spans}
+    assert styled == {result["text"][w["start"]:w["end"]]: f"black on {contribution_colour(w['contribution'] / scale)}"
+                      for w in result["words"]}
+    largest = max(result["words"], key=lambda w: abs(w["contribution"]))
+    end = CONTRIBUTION_COLOURS["positive" if largest["contribution"] >= 0 else "negative"]
+    assert contribution_colour(largest["contribution"] / scale) == end and contribution_colour(0.0) == "#ffffff"
     rendered = Console(force_terminal=True, color_system="truecolor", width=80)
     with rendered.capture() as captured:
-        rendered.print(_coloured_text(result))
-    assert "\x1b[1;38;2;89;161;79msmelled" in captured.get()  # bold, olfactory green
+        rendered.print(_shaded_text(result))
+    red, green, blue = (int(end[i:i + 2], 16) for i in (1, 3, 5))
+    assert f"48;2;{red};{green};{blue}m" in captured.get()  # the strongest word's background
 
 
 def test_cli_predict_file_end_to_end(model_dir, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_inference import TEXTS
 
-from sensoryt5.classifier import SENSE_COLOURS
+from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS
 from sensoryt5.serving import DEFAULT_HOST, create_app, serve
 
 MAX_BATCH, MAX_LENGTH = 8, 100
@@ -46,15 +46,19 @@ def test_explain_matches_the_classifier(client, clf):
     assert [(w["word"], w["source"], w["sense"], w["start"], w["end"]) for w in body["words"]] == [
         (w["word"], w["source"], w["sense"], w["start"], w["end"]) for w in direct["words"]]
     assert body["words"][1]["sense"] == "olfactory" and body["words"][-1]["source"] == "missing"
-    np.testing.assert_allclose([w["attention"] for w in body["words"]], [w["attention"] for w in direct["words"]],
-                               atol=1e-5)
+    np.testing.assert_allclose([w["contribution"] for w in body["words"]],
+                               [w["contribution"] for w in direct["words"]], atol=1e-6)
+    assert body["explained"] == direct["explained"] and "attention" not in body["words"][0]
+    weights = client.post("/v1/explain", json={"text": text, "attention": True}).json()["words"]
+    np.testing.assert_allclose([w["attention"] for w in weights],
+                               [w["attention"] for w in clf.explain(text, attention=True)["words"]], atol=1e-5)
 
 
 def test_labels_health_and_page(client, clf):
     labels = client.get("/v1/labels").json()
     assert labels["labels"] == clf.labels == ["disgust", "fear", "joy"]
     assert labels["multi_label"] is False and labels["thresholds"] is None
-    assert labels["senses"] == SENSE_COLOURS
+    assert labels["senses"] == SENSE_COLOURS and labels["contribution_colours"] == CONTRIBUTION_COLOURS
     assert (labels["max_batch_size"], labels["max_text_length"]) == (MAX_BATCH, MAX_LENGTH)
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model_calls"] >= 0 and health["queued"] == 0

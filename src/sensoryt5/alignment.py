@@ -24,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -414,15 +414,32 @@ class SensoryProcessor:
 
     def coverage(self, texts: Sequence[str], batch_size: int = 1024) -> dict[str, Any]:
         """Share of word tokens found exact / lemma / multiword / predicted / missing over `texts` (no truncation)."""
-        counts = np.zeros(len(SOURCES), dtype=np.int64)
-        batch = _as_text_list(texts)
-        for start in range(0, len(batch), batch_size):
-            encoded = self.tokenizer(batch[start:start + batch_size], padding=True, return_tensors="np")
-            _, _, codes = self._words(encoded["input_ids"])
-            counts += np.bincount(codes, minlength=len(SOURCES))
+        counts = self.word_stats(texts, batch_size)[0].sum(axis=0)  # [S]
         total = int(counts.sum())
         shares = {s: (float(c) / total if total else 0.0) for s, c in zip(SOURCES, counts)}
         return {"words": total, **shares, "found": sum(shares[s] for s in ("exact", "lemma", "multiword"))}
+
+    def word_stats(self, texts: Sequence[str], batch_size: int = 1024,
+                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per text, its word tokens counted by source and the sum of their vectors (no truncation).
+
+        Returns counts [N, len(SOURCES)] int64 (the words of each text found exact / lemma / multiword, predicted,
+        missing) and sums [N, D] float64 (the mode-applied vectors summed over each text's words; `missing` words
+        add zeros). `progress(n)` is called after each batch with the number of texts it held.
+        """
+        batch = _as_text_list(texts)
+        counts = np.zeros((len(batch), len(SOURCES)), dtype=np.int64)
+        sums = np.zeros((len(batch), self.n_dims), dtype=np.float64)
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start:start + batch_size]
+            input_ids = self.tokenizer(chunk, padding=True, return_tensors="np")["input_ids"]  # [n, L]
+            layout, vectors, codes = self._words(input_ids)  # [W, D], [W]
+            text_of_word = start + layout.first // input_ids.shape[1]  # [W] row of each word
+            np.add.at(counts, (text_of_word, codes), 1)
+            np.add.at(sums, text_of_word, vectors)
+            if progress is not None:
+                progress(len(chunk))
+        return counts, sums
 
     def text_coverage(self, texts: Sequence[str], batch_size: int = 256) -> list[float]:
         """Per text, the share of its words that have sensory values: found in the norms (exact, lemma, multiword)
@@ -494,13 +511,16 @@ def _as_text_list(texts: Any) -> list[str]:
     return list(texts)
 
 
+def default_processor(lexicon: SensoryLexicon | None = None) -> SensoryProcessor:
+    """A `norms` processor with the MiniLM tokenizer and `lexicon` (default: the default lexicon)."""
+    from transformers import AutoTokenizer
+
+    from sensoryt5.backbones import DEFAULT_BACKBONE, resolve_backbone
+
+    return SensoryProcessor(AutoTokenizer.from_pretrained(resolve_backbone(DEFAULT_BACKBONE)),
+                            lexicon if lexicon is not None else SensoryLexicon())
+
+
 def coverage_report(texts: Sequence[str], processor: SensoryProcessor | None = None) -> dict[str, Any]:
     """Lexicon coverage of `texts`, by default with the MiniLM tokenizer and the default lexicon."""
-    if processor is None:
-        from transformers import AutoTokenizer
-
-        from sensoryt5.backbones import DEFAULT_BACKBONE, resolve_backbone
-
-        processor = SensoryProcessor(AutoTokenizer.from_pretrained(resolve_backbone(DEFAULT_BACKBONE)),
-                                     SensoryLexicon())
-    return processor.coverage(texts)
+    return (processor if processor is not None else default_processor()).coverage(texts)

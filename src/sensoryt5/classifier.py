@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.errors import InputError, ModelLoadError, check_choice, one_line
 from sensoryt5.model_folder import check_model_folder, load_model
 from sensoryt5.norms import PERCEPTUAL
@@ -30,6 +31,18 @@ SENSE_COLOURS: dict[str, str] = {
     "olfactory": "#59a14f",
     "visual": "#edc948",
 }
+# Signed contributions on a diverging blue–orange scale (ColorBrewer PuOr/RdBu ends; distinct for the common
+# colour-vision deficiencies), shared by the terminal and the web page.
+CONTRIBUTION_COLOURS: dict[str, str] = {"positive": "#2166ac", "negative": "#b35806"}
+
+
+def contribution_colour(share: float) -> str:
+    """Hex colour of a signed contribution `share` in [-1, 1] (its share of the text's largest): white at 0, the
+    positive (towards the class) or negative colour of `CONTRIBUTION_COLOURS` at ±1."""
+    end = CONTRIBUTION_COLOURS["positive" if share >= 0 else "negative"]
+    weight = min(abs(share), 1.0)
+    channels = (int(end[i:i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 + weight * (c - 255)):02x}" for c in channels)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
@@ -175,41 +188,111 @@ class SensoryClassifier:
             order = [i for i in order if row[i] >= thresholds[i]]
         return [{"label": self.labels[i], "score": float(row[i])} for i in list(order)[:top_k]]
 
-    def explain(self, text: str, top_k: int | None = 3) -> dict[str, Any]:
-        """Each word of `text` with its sensory vector, how it was found, and the adapter's attention to it.
+    def explain(self, text: str, label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
+                attention: bool = False) -> dict[str, Any]:
+        """Which words of `text`, and which of their senses, moved the prediction: Integrated Gradients (captum) of
+        the class `label` (default: the top class), over the token embeddings and the sensory vectors.
 
         Per word: `word`, `start`/`end` (its characters in `text`), `token_positions`, `source` (exact, lemma,
         multiword, predicted or missing), `vector` (rating per sensory dimension), `sense` and `strength` (its
-        dominant perceptual sense and that rating, see `dominant_sense`) and `attention`: the attention its tokens
-        receive from the sensory queries, averaged over the queries and summed over the word's tokens (the words'
-        shares sum to at most 1; special tokens and punctuation take the rest; None for fusions without token
-        attention). `predictions` are ranked as by `predict`; `sensory_coverage` is `sensory_coverage` of the text.
+        dominant perceptual sense and that rating, see `dominant_sense`), `contribution` (signed: its tokens' total
+        attribution, embedding and sensory parts together), `sensory_contribution` (the part through its sensory
+        vector) and `senses` (that part per dimension). `other_contribution` is what the tokens outside words
+        (punctuation, special tokens) carry. `explained` says what was explained: `label`, `output` (probability,
+        or sigmoid for multi-label models), `score` and `baseline_score` (see `sensoryt5.attribution` for the
+        baselines), `delta` (captum's convergence delta: the contributions sum to score − baseline_score − delta)
+        and `n_steps`. With `attention`, each word also gets `attention`: the adapter's attention its tokens
+        receive, averaged over the sensory queries (None for fusions without token attention) — attention weights,
+        not an explanation. `predictions` are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
         """
-        import torch
-
         problem = text_problem(text)
         if problem:
             raise InputError(f"the text {problem.message}")
-        words = self.processor.explain_words(text)
-        offsets = self.processor.tokenizer([text], truncation=True, max_length=self.processor.max_length,
-                                           return_offsets_mapping=True)["offset_mapping"][0]  # [L] (start, end)
-        features = self.processor([text], return_tensors="pt")
+        return self.explain_batch([text], label=label, top_k=top_k, n_steps=n_steps, attention=attention)[0]
+
+    def explain_batch(self, texts: Sequence[str], label: str | None = None, top_k: int | None = 3,
+                      n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int = 8,
+                      progress: bool = False) -> list[dict[str, Any]]:
+        """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows);
+        results in input order; `progress` shows a tqdm bar on stderr."""
+        from tqdm.auto import tqdm
+
+        from sensoryt5.alignment import _as_text_list
+
+        _check_top_k(top_k)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if self._runner != self._torch_logits:
+            raise InputError("explain needs the torch backend (gradients); load the model with backend='torch'")
+        batch = _as_text_list(texts)
+        for i, text in enumerate(batch):
+            problem = text_problem(text)
+            if problem:
+                raise InputError(f"texts[{i}] {problem.message}" if len(batch) > 1 else f"the text {problem.message}")
+        target = self._label_index(label)
+        results: list[dict[str, Any]] = [{} for _ in batch]
+        with tqdm(total=len(batch), unit="text", desc="explain", disable=not progress) as bar:
+            for idx in length_sorted_batches([len(t) for t in batch], batch_size):
+                for i, result in zip(idx, self._explain_chunk([batch[i] for i in idx], target, top_k, n_steps,
+                                                              attention)):
+                    results[i] = result
+                bar.update(len(idx))
+        return results
+
+    def _label_index(self, label: str | None) -> int | None:
+        """The class index of `label` (None: each text's top class); InputError naming the labels otherwise."""
+        if label is None:
+            return None
+        if label not in self.labels:
+            raise InputError(f"unknown label {label!r}; this model's labels are {', '.join(self.labels)}")
+        return self.labels.index(label)
+
+    def _explain_chunk(self, texts: list[str], target: int | None, top_k: int | None, n_steps: int,
+                       attention: bool) -> list[dict[str, Any]]:
+        """`explain` of one batch of texts (already checked)."""
+        import torch
+
+        from sensoryt5.attribution import explained_output, integrated_gradients
+
+        features = self.processor(texts)  # input_ids/attention_mask [B, L], sensory [B, L, D]
         device = next(self.model.parameters()).device
         with torch.inference_mode():
-            output = self.model(**{k: v.to(device) for k, v in features.items()}, output_attentions=True)
+            output = self.model(**{k: v.to(device) for k, v in features.items()}, output_attentions=attention)
+        logits = output.logits.float().cpu().numpy()  # [B, C]
+        probabilities = _sigmoid(logits) if self.multi_label else _softmax(logits)  # [B, C]
+        targets = [int(np.argmax(row)) if target is None else target for row in probabilities]
+        parts = integrated_gradients(self.model, self.processor.tokenizer, features, targets, n_steps=n_steps)
         received = None
-        if output.attentions is not None:
-            attention = output.attentions[0].float().cpu().numpy()  # [L_query, L_key]
-            received = attention.mean(axis=0)  # [L_key]
-        for word in words:
-            positions = word["token_positions"]
-            word["start"], word["end"] = _strip_span(text, offsets[positions[0]][0], offsets[positions[-1]][1])
-            word["sense"], word["strength"] = dominant_sense(word["vector"])
-            word["attention"] = float(received[positions].sum()) if received is not None else None
-        logits = output.logits.float().cpu().numpy()  # [1, C]
-        probabilities = (_sigmoid(logits) if self.multi_label else _softmax(logits))[0]  # [C]
-        return {"text": text, "words": words, "predictions": self.ranked(probabilities, top_k),
-                "sensory_coverage": self.sensory_coverage([text])[0]}
+        if attention and output.attentions is not None:
+            received = output.attentions.float().cpu().numpy().mean(axis=1)  # [B, L_key]
+        coverage = self.sensory_coverage(texts)
+        dims = list(self.processor.lexicon.dims)
+        results = []
+        for b, text in enumerate(texts):
+            words = self.processor.explain_words(text)
+            offsets = self.processor.tokenizer([text], truncation=True, max_length=self.processor.max_length,
+                                               return_offsets_mapping=True)["offset_mapping"][0]  # [L] (start, end)
+            token_total = parts.embedding[b] + parts.sensory[b].sum(axis=-1)  # [L]
+            in_words = 0.0
+            for word in words:
+                positions = word["token_positions"]
+                word["start"], word["end"] = _strip_span(text, offsets[positions[0]][0], offsets[positions[-1]][1])
+                word["sense"], word["strength"] = dominant_sense(word["vector"])
+                senses = parts.sensory[b, positions].sum(axis=0)  # [D]
+                word["contribution"] = float(token_total[positions].sum())
+                word["sensory_contribution"] = float(senses.sum())
+                word["senses"] = dict(zip(dims, (float(v) for v in senses)))
+                if attention:
+                    word["attention"] = None if received is None else float(received[b, positions].sum())
+                in_words += word["contribution"]
+            results.append({
+                "text": text, "words": words, "other_contribution": float(token_total.sum() - in_words),
+                "explained": {"label": self.labels[targets[b]], "output": explained_output(self.model),
+                              "score": float(parts.score[b]), "baseline_score": float(parts.baseline_score[b]),
+                              "delta": float(parts.delta[b]), "n_steps": n_steps, "method": "integrated_gradients"},
+                "predictions": self.ranked(probabilities[b], top_k), "sensory_coverage": coverage[b],
+            })
+        return results
 
     def predict_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      batch_size: int = 32, chunk_size: int = 10_000, top_k: int | None = None,
@@ -224,6 +307,27 @@ class SensoryClassifier:
         return predict_file(self, input_path, output_path, text_column=text_column, batch_size=batch_size,
                             chunk_size=chunk_size, top_k=top_k, id_column=id_column, progress=progress,
                             skip_invalid=skip_invalid)
+
+
+    def explain_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
+                     label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
+                     attention: bool = False, batch_size: int = 8, chunk_size: int = 64,
+                     id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
+                     ) -> dict[str, Any]:
+        """`explain` every row of a CSV/TSV/JSONL/Parquet file into a JSON Lines, CSV or Parquet file, streamed in
+        chunks and batched (`batch_size` texts per Integrated Gradients pass); each record is {"row", ["id",]
+        and `explain`'s fields}; see `sensoryt5.streaming.map_file` for rows, formats and what is returned."""
+        from sensoryt5.streaming import map_file
+
+        _check_top_k(top_k)
+        self._label_index(label)
+
+        def records(texts: list[str]) -> list[dict[str, Any]]:
+            return self.explain_batch(texts, label=label, top_k=top_k, n_steps=n_steps, attention=attention,
+                                      batch_size=batch_size)
+
+        return map_file(input_path, output_path, records, "explain", text_column=text_column,
+                        chunk_size=chunk_size, id_column=id_column, progress=progress, skip_invalid=skip_invalid)
 
 
 def _load_processor(folder: str | Path, config: Any) -> Any:

@@ -18,7 +18,7 @@ METRICS_FILE = "metrics.json"
 CONFUSION_FILE = "confusion_matrix.png"
 
 
-def _slug(text: str) -> str:
+def dataset_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(text).name if os.sep in text else text).strip("_") or "data"
 
 
@@ -128,7 +128,7 @@ def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, outp
     probabilities = clf.predict_proba(texts, batch_size=batch_size)
     pred = predicted_labels(clf, probabilities)
     metrics = multi_label_metrics(gold, pred) if clf.multi_label else single_label_metrics(gold, pred)
-    out = Path(output_dir) if output_dir else model_dir / f"eval-{_slug(dataset)}-{split}"
+    out = Path(output_dir) if output_dir else model_dir / f"eval-{dataset_slug(dataset)}-{split}"
     out.mkdir(parents=True, exist_ok=True)
     rows = [_prediction_row(t, g, p, pr, clf) for t, g, p, pr in zip(texts, gold, pred, probabilities)]
     write_jsonl(out / PREDICTIONS_FILE, rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -92,11 +93,24 @@ def bootstrap_interval(gold: np.ndarray, pred: np.ndarray,
     Items are drawn as in `paired_bootstrap`, so the same seed resamples the same items.
     """
     metric = metric or macro_f1_of
-    rng = np.random.default_rng(seed)
-    n = len(gold)
-    scores = [metric(gold[idx], pred[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_resamples))]
-    low, high = np.percentile(scores, [2.5, 97.5])
+    low, high = bootstrap_percentiles(len(gold), lambda idx: np.array(metric(gold[idx], pred[idx])),
+                                      n_resamples, seed)
     return {"low": float(low), "high": float(high)}
+
+
+def bootstrap_percentiles(n: int, statistic: Callable[[np.ndarray], np.ndarray], n_resamples: int = 1000,
+                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile bootstrap interval of an array-valued `statistic(idx)` over `n` items.
+
+    `idx` [n] holds the resampled item numbers (drawn with replacement, as in `paired_bootstrap`); returns the
+    2.5th and 97.5th percentiles (each of the statistic's shape; NaN where every resample gave NaN).
+    """
+    rng = np.random.default_rng(seed)
+    scores = np.stack([np.asarray(statistic(rng.integers(0, n, n)), dtype=np.float64) for _ in range(n_resamples)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+        low, high = np.nanpercentile(scores, [2.5, 97.5], axis=0)
+    return low, high
 
 
 def bootstrap_intervals(gold: np.ndarray, pred: np.ndarray, n_resamples: int = 1000,

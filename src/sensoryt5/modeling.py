@@ -215,20 +215,25 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         """Replace the backbone's token embeddings."""
         self.backbone.set_input_embeddings(value)
 
-    def backbone_states(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor,
-                        sensory: torch.Tensor | None = None) -> torch.Tensor:
-        """H [B, L, d]: the backbone's last hidden states (decoder's or encoder's, see `t5_states`)."""
+    def backbone_states(self, input_ids: torch.LongTensor | None, attention_mask: torch.Tensor,
+                        sensory: torch.Tensor | None = None,
+                        inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """H [B, L, d]: the backbone's last hidden states (decoder's or encoder's, see `t5_states`), from `input_ids`
+        [B, L] or from token embeddings `inputs_embeds` [B, L, e] in their place (what attributions differentiate)."""
         inputs: dict[str, torch.Tensor] = {"attention_mask": attention_mask}
         if isinstance(self.fusion, InputFusion):
-            embeds = self.backbone.get_input_embeddings()(input_ids)  # [B, L, d]
-            inputs["inputs_embeds"] = self.fusion.embed(embeds, sensory, attention_mask)
+            embeds = self.backbone.get_input_embeddings()(input_ids) if inputs_embeds is None else inputs_embeds
+            inputs["inputs_embeds"] = self.fusion.embed(embeds, sensory, attention_mask)  # [B, L, e]
+        elif inputs_embeds is not None:
+            inputs["inputs_embeds"] = inputs_embeds
         else:
             inputs["input_ids"] = input_ids
         if not self.is_encoder_decoder:
             return self.backbone(**inputs).last_hidden_state
         if self.config.t5_states == "encoder":
             return self.backbone.get_encoder()(**inputs).last_hidden_state
-        decoder_input_ids = torch.full_like(input_ids, self.backbone.config.pad_token_id)  # the zero-padding vector
+        decoder_input_ids = torch.full_like(attention_mask, self.backbone.config.pad_token_id,
+                                            dtype=torch.long)  # the zero-padding vector
         return self.backbone(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).last_hidden_state
 
     def backbone_keys(self, hidden: torch.Tensor) -> torch.Tensor | None:
@@ -243,24 +248,26 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         bias = None if projection.bias is None else projection.bias[width:2 * width]
         return F.linear(hidden, projection.weight[width:2 * width], bias)
 
-    def _check_sensory(self, input_ids: torch.Tensor, sensory: torch.Tensor | None) -> None:
-        """ValueError unless `sensory` is [B, L, n_sensory] for `input_ids` [B, L] (or the branch is off)."""
+    def _check_sensory(self, shape: tuple[int, int], sensory: torch.Tensor | None) -> None:
+        """ValueError unless `sensory` is [B, L, n_sensory] for inputs of `shape` [B, L] (or the branch is off)."""
         if self.fusion is None:
             return
-        expected = (*input_ids.shape, self.config.n_sensory)
-        if tuple(sensory.shape) != expected:
-            raise ValueError(f"`sensory` has shape {tuple(sensory.shape)}; expected {expected} "
-                             f"(input_ids {tuple(input_ids.shape)} x {self.config.n_sensory} sensory dimensions)")
+        expected = (*shape, self.config.n_sensory)
+        if sensory is None or tuple(sensory.shape) != expected:
+            found = None if sensory is None else tuple(sensory.shape)
+            raise ValueError(f"`sensory` has shape {found}; expected {expected} "
+                             f"(input_ids {tuple(shape)} x {self.config.n_sensory} sensory dimensions)")
 
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         sensory: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_attentions: bool = False,
         return_dict: bool = True,
         token_type_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
         """Classify `input_ids` [B, L] with `sensory` [B, L, D] (zeros at special and pad tokens).
 
@@ -272,13 +279,20 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         `attentions` is the adapter's attention averaged over heads [B, L_query, L_key] for the token-level fusions
         (`paper`, `residual`, `gate`) and None otherwise. `return_dict=False` gives the tuple (loss, logits,
         attentions) without the entries that are None.
+
+        `inputs_embeds` [B, L, e] replaces `input_ids` by the backbone's token embeddings (as in transformers; used
+        by `sensoryt5.attribution`); `sensory` is then required.
         """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of `input_ids` and `inputs_embeds`")
+        given = input_ids if input_ids is not None else inputs_embeds
+        shape = tuple(given.shape[:2])  # (B, L)
         if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        if sensory is None and self.fusion is not None:
+            attention_mask = torch.ones(shape, dtype=torch.long, device=given.device)
+        if sensory is None and self.fusion is not None and input_ids is not None:
             sensory = self.sensory_from_input_ids(input_ids)
-        self._check_sensory(input_ids, sensory)
-        hidden = self.backbone_states(input_ids, attention_mask, sensory)  # [B, L, d]
+        self._check_sensory(shape, sensory)
+        hidden = self.backbone_states(input_ids, attention_mask, sensory, inputs_embeds)  # [B, L, d]
         weights = None
         if self.fusion is None:
             pooled = masked_mean(hidden, attention_mask)  # [B, d]

@@ -3,8 +3,11 @@
 Endpoints:
 - `POST /v1/predict` `{"texts": [...], "top_k": optional}` → `{"predictions": [[{"label", "score"}, ...], ...]}`
   (one ranked list per text, as `SensoryClassifier.predict` returns it).
-- `POST /v1/explain` `{"text": "...", "top_k": optional (5)}` → `SensoryClassifier.explain`'s result.
-- `GET /v1/labels` → labels, multi-label thresholds, sensory dimensions, the sense colours and the server's limits.
+- `POST /v1/explain` `{"text": "...", "top_k": optional (5), "label": optional (the top class), "n_steps": optional,
+  "attention": optional (false)}` → `SensoryClassifier.explain`'s result (Integrated Gradients per word and sense;
+  an unknown label is a 422).
+- `GET /v1/labels` → labels, multi-label thresholds, sensory dimensions, the sense and contribution colours and
+  the server's limits.
 - `GET /health` → `{"status": "ok", "model_calls": ..., "queued": ...}`.
 - `GET /` → the demo page (`sensoryt5/static`).
 
@@ -41,12 +44,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sensoryt5.classifier import SENSE_COLOURS, SensoryClassifier
+from sensoryt5.attribution import DEFAULT_STEPS
+from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import OptionError
 from sensoryt5.exported import find_onnx_file
 from sensoryt5.model_folder import check_model_folder
@@ -56,6 +60,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 STATIC = resources.files("sensoryt5") / "static"
 TopK = Annotated[StrictInt, Field(ge=1, description="Return at most this many labels per text.")]
+MAX_STEPS = 256  # most Integrated Gradients steps one /v1/explain request may ask for (each costs a batch row)
 
 
 class PredictRequest(BaseModel):
@@ -72,6 +77,10 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: StrictStr = Field(description="The text to explain.")
     top_k: TopK | None = 5
+    label: StrictStr | None = Field(None, description="The class to explain (default: the top class).")
+    n_steps: StrictInt = Field(DEFAULT_STEPS, ge=2, le=MAX_STEPS, description="Integrated Gradients steps.")
+    attention: StrictBool = Field(False, description="Also give each word the adapter's attention weight "
+                                                     "(attention, not an explanation).")
 
 
 class ApiError(Exception):
@@ -316,16 +325,21 @@ def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text
 
     @app.post("/v1/explain")
     async def explain(body: ExplainRequest) -> dict[str, Any]:
-        """Words with sensory vectors, sources and attention, and the ranked labels."""
+        """Each word's Integrated Gradients contribution (and its sensory part per sense), and the ranked labels."""
         _check_texts([body.text], "text", 1, max_text_length)
-        return await batcher.run(classifier.explain, body.text, body.top_k)
+        if body.label is not None and body.label not in classifier.labels:
+            raise ApiError(422, f"invalid request: unknown label {body.label!r}; this model's labels are "
+                                f"{', '.join(classifier.labels)}")
+        return await batcher.run(partial(classifier.explain, label=body.label, top_k=body.top_k,
+                                         n_steps=body.n_steps, attention=body.attention), body.text)
 
     @app.get("/v1/labels")
     async def labels() -> dict[str, Any]:
         """Labels, thresholds, sensory dimensions, sense colours and limits."""
         return {"labels": classifier.labels, "multi_label": classifier.multi_label,
                 "thresholds": classifier.thresholds, "sensory_dims": list(classifier.config.sensory_dims),
-                "senses": SENSE_COLOURS, "max_batch_size": max_batch_size, "max_text_length": max_text_length}
+                "senses": SENSE_COLOURS, "contribution_colours": CONTRIBUTION_COLOURS,
+                "max_batch_size": max_batch_size, "max_text_length": max_text_length}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Iterator, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from sensoryt5.errors import InputError, option
 from sensoryt5.texts import text_problem
@@ -332,13 +332,31 @@ def predict_file(classifier: Any, input_path: str | Path, output_path: str | Pat
     """Predict every row of a CSV/TSV/JSONL/Parquet file with `classifier` (a `SensoryClassifier`), streaming
     `chunk_size` rows at a time (memory stays flat on any length of input).
 
-    The output's extension picks its format (.jsonl, .csv, .parquet; `-`: JSON Lines on stdout). Each record is
-    {"row", ["id",] "text", "predictions", "sensory_coverage"}: `row` numbers the input as `InputError`s do
-    (CSV/TSV and JSON Lines: the line an editor shows; Parquet: 1, 2, ...), `id` is the `id_column` value when one
-    is named; `sensory_coverage` is `SensoryClassifier.sensory_coverage` of the text. A text that breaks
-    `sensoryt5.texts.text_problem` (blank, missing, not a string, not UTF-8) raises `InputError` naming the file, row
-    and column, or with `skip_invalid` is skipped and counted. Returns {"rows", "output", "skipped", "uncovered"}
-    (`skipped`: per reason; `uncovered`: texts with sensory coverage 0).
+    Each record is {"row", ["id",] "text", "predictions", "sensory_coverage"}; see `map_file` for the rows, the
+    output formats, invalid texts and what is returned.
+    """
+    def records(texts: list[str]) -> list[dict[str, Any]]:
+        predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k)
+        coverage = classifier.sensory_coverage(texts)
+        return [{"text": text, "predictions": ranked, "sensory_coverage": share}
+                for text, ranked, share in zip(texts, predictions, coverage)]
+
+    return map_file(input_path, output_path, records, "predict", text_column=text_column, chunk_size=chunk_size,
+                    id_column=id_column, progress=progress, skip_invalid=skip_invalid)
+
+
+def map_file(input_path: str | Path, output_path: str | Path, records: Callable[[list[str]], list[dict[str, Any]]],
+             desc: str, text_column: str = "text", chunk_size: int = 10_000, id_column: str | None = None,
+             progress: bool = False, skip_invalid: bool = False) -> dict[str, Any]:
+    """Stream every row of a CSV/TSV/JSONL/Parquet file through `records` (texts → one record each, with its
+    `sensory_coverage`) into a JSON Lines, CSV or Parquet file, `chunk_size` rows at a time.
+
+    The output's extension picks its format (.jsonl, .csv, .parquet; `-`: JSON Lines on stdout); a file appears
+    only when complete. Each record starts with `row`, numbering the input as `InputError`s do (CSV/TSV and JSON
+    Lines: the line an editor shows; Parquet: 1, 2, ...), and `id`, the `id_column` value when one is named. A text
+    that breaks `sensoryt5.texts.text_problem` (blank, missing, not a string, not UTF-8) raises `InputError` naming
+    the file, row and column, or with `skip_invalid` is skipped and counted. Returns {"rows", "output", "skipped",
+    "uncovered"} (`skipped`: per reason; `uncovered`: texts with sensory coverage 0). `desc` labels the progress bar.
     """
     from tqdm.auto import tqdm
 
@@ -346,19 +364,17 @@ def predict_file(classifier: Any, input_path: str | Path, output_path: str | Pat
         check_output_path(output_path, reader.path)
         written = uncovered = 0
         with open_writer(output_path) as writer, tqdm(total=reader.total, unit=reader.unit, unit_scale=True,
-                                                      desc="predict", disable=not progress) as bar:
+                                                      desc=desc, disable=not progress) as bar:
             for chunk in reader:
-                predictions = classifier.predict(chunk.texts, batch_size=batch_size, top_k=top_k)
-                coverage = classifier.sensory_coverage(chunk.texts)
-                records = []
-                for i, (row, text, ranked) in enumerate(zip(chunk.rows, chunk.texts, predictions)):
+                rows = []
+                for i, (row, fields) in enumerate(zip(chunk.rows, records(chunk.texts))):
                     record: dict[str, Any] = {"row": row}
                     if chunk.ids is not None:
                         record["id"] = chunk.ids[i]
-                    record.update(text=text, predictions=ranked, sensory_coverage=coverage[i])
-                    records.append(record)
-                uncovered += sum(share == 0 for share in coverage)
-                writer.write(records)
+                    record.update(fields)
+                    rows.append(record)
+                    uncovered += fields["sensory_coverage"] == 0
+                writer.write(rows)
                 written += len(chunk.texts)
                 bar.update(reader.position - bar.n)
                 bar.set_postfix(rows=written)

@@ -37,7 +37,16 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 def _register() -> None:
     """Attach the command groups (imported here so that `sensoryt5 --help` stays fast)."""
-    from sensoryt5.cli import compare_cmd, data_cmd, export_cmd, lexicon_cmd, predict_cmd, push_cmd, train_cmd
+    from sensoryt5.cli import (
+        analyze_cmd,
+        compare_cmd,
+        data_cmd,
+        export_cmd,
+        lexicon_cmd,
+        predict_cmd,
+        push_cmd,
+        train_cmd,
+    )
 
     app.add_typer(lexicon_cmd.app, name="lexicon")
     app.add_typer(data_cmd.app, name="data")
@@ -48,6 +57,7 @@ def _register() -> None:
     app.command()(export_cmd.export)
     app.command()(predict_cmd.predict)
     app.command()(predict_cmd.explain)
+    app.command()(analyze_cmd.analyze)
     app.command()(predict_cmd.serve)
     app.command()(push_cmd.push)
 

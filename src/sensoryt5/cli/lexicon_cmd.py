@@ -11,14 +11,15 @@ from rich.table import Table
 
 app = typer.Typer(help="The Lancaster sensorimotor lexicon: look-up and the OOV regressor.", no_args_is_help=True)
 console = Console()
+OOV = typer.Option("minilm", "--oov", help="Embedder of the OOV regressor, or 'none' to report unknown words as "
+                                           "missing.")
 
 
 @app.command()
 def lookup(
     words: List[str] = typer.Argument(..., help="Words or quoted multi-word phrases, e.g. banana 'ice cream'."),
     dims: str = typer.Option("perceptual", help="perceptual, action, sensorimotor or a comma list of dimensions."),
-    oov_embedder: str = typer.Option("minilm", "--oov", help="Embedder of the OOV regressor, or 'none' to report "
-                                                             "unknown words as missing."),
+    oov_embedder: str = OOV,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """Print each word's sensory vector and how it was found (exact, lemma, multiword, predicted, missing)."""

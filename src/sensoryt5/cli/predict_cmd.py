@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
 from sensoryt5.errors import InputError
 
@@ -19,7 +20,17 @@ console = Console()
 err_console = Console(stderr=True)
 MODEL_DIR = typer.Argument(..., help="A model folder written by `sensoryt5 train`.")
 BAR_WIDTH = 30
-STRONG_RATING = 3.5  # ratings (0-5) from here on are drawn bold; below 2, dim
+
+
+INPUT_FILE = typer.Option(None, "--input", help="CSV/TSV/JSONL/Parquet file of texts, read in chunks.")
+OUTPUT = typer.Option(None, help="Where the --input results go, in the format of its extension: .jsonl, .csv or "
+                                 ".parquet (appears only when complete), or - for JSON Lines on stdout.")
+SKIP_INVALID = typer.Option(False, "--skip-invalid", help="Skip --input rows whose text is blank, missing or not "
+                                                          "valid text, and count them.")
+TEXT_COLUMN = typer.Option("text", help="Text column of the --input file.")
+ID_COLUMN = typer.Option(None, help="Column of the --input file copied to each output line as `id`.")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")
 
 
 def load_classifier(model_dir: Path, device: str | None, backend: str = "torch") -> Any:
@@ -39,39 +50,26 @@ def _ranked_text(predictions: list[dict[str, Any]]) -> str:
 def predict(
     model_dir: Path = MODEL_DIR,
     texts: list[str] | None = typer.Argument(None, help="Texts to classify (or use --input)."),
-    input_file: Path | None = typer.Option(None, "--input", help="CSV/TSV/JSONL/Parquet file to classify, "
-                                                                 "read in chunks."),
-    output: str | None = typer.Option(None, help="Where the --input predictions go, in the format of its "
-                                                    "extension: .jsonl, .csv or .parquet (appears only when "
-                                                    "complete), or - for JSON Lines on stdout."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip --input rows whose text is blank, "
-                                                                    "missing or not valid text, and count them."),
-    text_column: str = typer.Option("text", help="Text column of the --input file."),
-    id_column: str | None = typer.Option(None, help="Column of the --input file copied to each output line "
-                                                       "as `id`."),
+    input_file: Path | None = INPUT_FILE,
+    output: str | None = OUTPUT,
+    skip_invalid: bool = SKIP_INVALID,
+    text_column: str = TEXT_COLUMN,
+    id_column: str | None = ID_COLUMN,
     top_k: int | None = typer.Option(None, min=1, help="Labels per text (default: all; multi-label models: those "
                                                        "over their threshold)."),
     batch_size: int = typer.Option(32, min=1, help="Texts per model batch."),
     chunk_size: int = typer.Option(10_000, min=1, help="Rows of the --input file held in memory at a time."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when "
-                                                                                  "stderr is a terminal)."),
+    as_json: bool = AS_JSON,
+    progress: bool | None = PROGRESS,
     device: str | None = DEVICE,
     backend: str = BACKEND,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
-    from sensoryt5.streaming import STDOUT, TextFileReader, check_output_path
-
     check_backend(backend, device)
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
+    _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
     if input_file is None:
-        if skip_invalid:
-            raise InputError("--skip-invalid needs --input FILE")
-        if output is not None:
-            raise InputError("--output needs --input FILE")
-        if not texts:
-            raise InputError("nothing to predict: pass texts, or --input FILE --output FILE")
         classifier = load_classifier(model_dir, device, backend)
         predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k, progress=show_progress)
         coverage = classifier.sensory_coverage(texts)
@@ -85,21 +83,44 @@ def predict(
             table.add_row(text, _ranked_text(ranked))
         console.print(table)
         return
-    if texts:
-        raise InputError("pass texts or --input FILE, not both")
-    if output is None:
-        raise InputError("--input needs --output FILE (.jsonl, .csv, .parquet, or - for stdout)")
-    with TextFileReader(input_file, text_column, chunk_size, id_column) as reader:  # fail before loading the model
-        check_output_path(output, reader.path)
     summary = load_classifier(model_dir, device, backend).predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
         id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
+    _report_file(summary, output, as_json, skip_invalid, "predictions")
+
+
+def _check_sources(have_texts: bool, input_file: Path | None, output: str | None, skip_invalid: bool,
+                   text_column: str, id_column: str | None, verb: str, noun: str) -> None:
+    """InputError unless the command got texts or --input FILE with --output FILE (checked before the model
+    loads: the input's columns and the output path too)."""
+    from sensoryt5.streaming import TextFileReader, check_output_path
+
+    if input_file is None:
+        if skip_invalid:
+            raise InputError("--skip-invalid needs --input FILE")
+        if output is not None:
+            raise InputError("--output needs --input FILE")
+        if not have_texts:
+            raise InputError(f"nothing to {verb}: pass {noun}, or --input FILE --output FILE")
+        return
+    if have_texts:
+        raise InputError(f"pass {noun} or --input FILE, not both")
+    if output is None:
+        raise InputError("--input needs --output FILE (.jsonl, .csv, .parquet, or - for stdout)")
+    with TextFileReader(input_file, text_column, 1, id_column) as reader:
+        check_output_path(output, reader.path)
+
+
+def _report_file(summary: dict[str, Any], output: str, as_json: bool, skip_invalid: bool, what: str) -> None:
+    """The summary of a --input run: rows written, rows skipped per reason, texts without sensory coverage."""
+    from sensoryt5.streaming import STDOUT
+
     if as_json:
         typer.echo(json.dumps(summary), err=output == STDOUT)
         return
     _warn_uncovered(summary["uncovered"], summary["rows"])
-    report = Console(stderr=True) if output == STDOUT else console  # stdout holds the predictions
-    report.print(f"[green]Wrote[/] {summary['rows']} predictions to {summary['output']}")
+    report = Console(stderr=True) if output == STDOUT else console  # stdout holds the results
+    report.print(f"[green]Wrote[/] {summary['rows']} {what} to {summary['output']}")
     if skip_invalid:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary["skipped"].items()))
         report.print(f"Skipped {sum(summary['skipped'].values())} rows" + (f" ({reasons})" if reasons else ""))
@@ -107,22 +128,106 @@ def predict(
 
 def explain(
     model_dir: Path = MODEL_DIR,
-    text: str = typer.Argument(..., help="The text to explain."),
+    text: str | None = typer.Argument(None, help="The text to explain (or use --input)."),
+    label: str | None = typer.Option(None, help="The class to explain (default: the top class)."),
+    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps (more: closer to exact, "
+                                                          "slower; the delta shown says how close)."),
+    attention: bool = typer.Option(False, "--attention", help="Also show the adapter's attention weight per word "
+                                                              "(attention weights, not an explanation)."),
+    input_file: Path | None = INPUT_FILE,
+    output: str | None = OUTPUT,
+    skip_invalid: bool = SKIP_INVALID,
+    text_column: str = TEXT_COLUMN,
+    id_column: str | None = ID_COLUMN,
     top_k: int = typer.Option(5, min=1, help="Emotions to show."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    batch_size: int = typer.Option(8, min=1, help="Texts per Integrated Gradients pass (each takes STEPS rows)."),
+    as_json: bool = AS_JSON,
+    progress: bool | None = PROGRESS,
     device: str | None = DEVICE,
 ) -> None:
-    """Show the text's words coloured by their dominant sense, how each was found, and the top emotions."""
+    """Which words, and which of their senses, moved the prediction (Integrated Gradients): the text shaded by
+    each word's signed contribution, a table with each word's sensory part by sense, and the top emotions."""
     check_device(device)
-    result = load_classifier(model_dir, device).explain(text, top_k=top_k)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    _check_sources(text is not None, input_file, output, skip_invalid, text_column, id_column, "explain", "a text")
+    classifier = load_classifier(model_dir, device)
+    if label is not None and label not in classifier.labels:
+        raise InputError(f"--label {label!r} is not one of this model's labels: {', '.join(classifier.labels)}")
+    if input_file is not None:
+        summary = classifier.explain_file(input_file, output, text_column=text_column, label=label, top_k=top_k,
+                                          n_steps=steps, attention=attention, batch_size=batch_size,
+                                          id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
+        _report_file(summary, output, as_json, skip_invalid, "explanations")
+        return
+    result = classifier.explain(text, label=label, top_k=top_k, n_steps=steps, attention=attention)
     _warn_uncovered(int(result["sensory_coverage"] == 0), 1)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    console.print(_coloured_text(result))
-    console.print(_legend())
-    console.print(_word_table(result))
+    console.print(_explained_line(result))
+    console.print(_shaded_text(result))
+    console.print(_contribution_legend(result["explained"]["label"]))
+    console.print(_word_table(result, attention))
     console.print(_emotion_bars(result["predictions"]))
+
+
+def _explained_line(result: dict[str, Any]) -> Text:
+    """What was explained: the class, its score against the baseline's, the method and its convergence delta."""
+    explained = result["explained"]
+    return Text(f"Explaining {explained['label']}: {explained['output']} {explained['score']:.3f} "
+                f"(baseline {explained['baseline_score']:.3f}); Integrated Gradients, {explained['n_steps']} steps, "
+                f"delta {explained['delta']:.1e}", style="bold")
+
+
+def _scale(result: dict[str, Any]) -> float:
+    """The largest absolute word contribution of a result (1.0 when all are 0), for shading."""
+    return max((abs(word["contribution"]) for word in result["words"]), default=0.0) or 1.0
+
+
+def _shaded_text(result: dict[str, Any]) -> Text:
+    """The text as given, each word's background shaded by its signed contribution (see `contribution_colour`)."""
+    from sensoryt5.classifier import contribution_colour
+
+    text, scale = Text(result["text"]), _scale(result)
+    for word in result["words"]:
+        text.stylize(f"black on {contribution_colour(word['contribution'] / scale)}", word["start"], word["end"])
+    return text
+
+
+def _contribution_legend(label: str) -> Text:
+    """The diverging scale's two ends."""
+    from sensoryt5.classifier import CONTRIBUTION_COLOURS
+
+    return (Text("shading: ", style="dim").append("■ ", style=CONTRIBUTION_COLOURS["positive"])
+            .append(f"towards {label}  ").append("■ ", style=CONTRIBUTION_COLOURS["negative"])
+            .append(f"against {label}  ").append("(darker: larger share of the score change)", style="dim"))
+
+
+def _senses_text(word: dict[str, Any]) -> Text:
+    """A word's sensory part by sense, largest magnitude first, each in its sense colour ('–' when none)."""
+    from sensoryt5.classifier import SENSE_COLOURS
+
+    shown = sorted(((v, s) for s, v in word["senses"].items() if abs(v) >= 5e-5), key=lambda x: -abs(x[0]))[:3]
+    if not shown:
+        return Text("–", style="dim")
+    text = Text()
+    for i, (value, sense) in enumerate(shown):
+        text.append(", " if i else "").append(f"{sense} {value:+.4f}", style=SENSE_COLOURS.get(sense, ""))
+    return text
+
+
+def _word_table(result: dict[str, Any], attention: bool) -> Table:
+    """Each word (as written) with its contribution, its sensory part (total and strongest senses) and source."""
+    columns = ["word", "contribution", "sensory part", "by sense (strongest)", "found as"]
+    table = Table(*columns, *(["attention weight"] if attention else []))
+    for word in result["words"]:
+        written = result["text"][word["start"]:word["end"]]
+        row = [written, f"{word['contribution']:+.4f}", f"{word['sensory_contribution']:+.4f}", _senses_text(word),
+               word["source"]]
+        if attention:
+            row.append("–" if word["attention"] is None else f"{word['attention']:.3f}")
+        table.add_row(*row)
+    return table
 
 
 def _warn_uncovered(uncovered: int, total: int) -> None:
@@ -131,47 +236,6 @@ def _warn_uncovered(uncovered: int, total: int) -> None:
         err_console.print(f"[yellow]warning:[/] {uncovered} of {total} text(s) have sensory coverage 0: no word "
                           "was found in the Lancaster norms (English only), so the sensory branch saw nothing "
                           "there and those predictions rest on the backbone alone")
-
-
-def _word_style(word: dict[str, Any]) -> str:
-    """Rich style of a word: its dominant sense's colour, bold when strong, dim when weak; '' without values."""
-    from sensoryt5.classifier import SENSE_COLOURS
-
-    if word["sense"] is None:
-        return ""
-    weight = " bold" if word["strength"] >= STRONG_RATING else (" dim" if word["strength"] < 2 else "")
-    return SENSE_COLOURS[word["sense"]] + weight
-
-
-def _coloured_text(result: dict[str, Any]) -> Text:
-    """The text as given, each word styled by `_word_style`."""
-    text = Text(result["text"])
-    for word in result["words"]:
-        style = _word_style(word)
-        if style:
-            text.stylize(style, word["start"], word["end"])
-    return text
-
-
-def _legend() -> Text:
-    """One coloured square and name per sense."""
-    from sensoryt5.classifier import SENSE_COLOURS
-
-    legend = Text("senses: ", style="dim")
-    for sense, colour in SENSE_COLOURS.items():
-        legend.append("■ ", style=colour).append(f"{sense}  ")
-    return legend.append("(bold: rating ≥ 3.5/5; plain: no values)", style="dim")
-
-
-def _word_table(result: dict[str, Any]) -> Table:
-    """Each word (as written) with its source, dominant sense and rating, and the adapter's attention."""
-    table = Table("word", "found as", "dominant sense", "rating", "attention")
-    for word in result["words"]:
-        attention = "–" if word["attention"] is None else f"{word['attention']:.3f}"
-        written = result["text"][word["start"]:word["end"]]
-        table.add_row(Text(written, style=_word_style(word)), word["source"], word["sense"] or "–",
-                      f"{word['strength']:.2f}" if word["sense"] else "–", attention)
-    return table
 
 
 def _emotion_bars(predictions: list[dict[str, Any]]) -> Table:
