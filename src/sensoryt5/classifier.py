@@ -88,8 +88,8 @@ class SensoryClassifier:
 
         "onnx" runs `onnx_file` (default FOLDER/model.onnx, else FOLDER/model.int8.onnx; see `onnx_file` and the
         log line for the one chosen) with onnxruntime and `onnx_threads` intra-op threads. It never imports torch
-        and needs no model.safetensors; only `explain` (which needs the adapter's attention) loads the PyTorch
-        model, on first use.
+        and needs no model.safetensors (`model` loads the PyTorch model on first use; `explain` needs the torch
+        backend).
         """
         check_choice("backend", backend, BACKENDS)
         if backend == "onnx":
@@ -118,15 +118,15 @@ class SensoryClassifier:
 
     @property
     def model(self) -> Any:
-        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use (for
-        `explain`)."""
+        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use."""
         if self._model is None:
             if self._folder is None:
                 raise ModelLoadError("this classifier has no PyTorch model")
             try:
                 self._model = load_model(self._folder, device="cpu")
             except ModelLoadError as error:
-                raise ModelLoadError(f"the adapter's attention needs the PyTorch model: {error}") from error
+                raise ModelLoadError(f"{self.onnx_file} runs without it, but the PyTorch model needs its weights: "
+                                     f"{error}") from error
         return self._model
 
     @property
