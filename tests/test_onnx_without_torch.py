@@ -282,3 +282,28 @@ def test_an_onnx_classifier_loads_the_pytorch_model_only_when_asked(model_dir, e
     assert all(torch.equal(a, b) for a, b in zip(onnx.model.state_dict().values(), reference.state_dict().values()))
     with pytest.raises(ModelLoadError, match="the PyTorch model needs its weights.*model.safetensors is missing"):
         assert SensoryClassifier.from_pretrained(exported, backend="onnx").model is None  # raises first
+
+
+def test_the_onnx_file_is_model_onnx_then_the_int8_file_and_its_absence_says_what_to_run(exported, tmp_path):
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.errors import ModelLoadError
+
+    both = tmp_path / "both"
+    shutil.copytree(exported, both)
+    shutil.copy(both / "model.int8.onnx", both / "model.onnx")
+    assert SensoryClassifier.from_pretrained(both, backend="onnx").onnx_file == both / "model.onnx"
+    (both / "model.onnx").unlink()
+    (both / "model.int8.onnx").unlink()
+    with pytest.raises(ModelLoadError, match=r"has no ONNX file \(model.onnx or model.int8.onnx\); write one with "
+                                             r"`sensoryt5 export"):
+        SensoryClassifier.from_pretrained(both, backend="onnx")
+
+
+def test_export_agreement_options_need_int8(exported, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "sensoryt5", "export", str(exported), "--output",
+                           str(tmp_path / "m.onnx"), "--dataset", "isear"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "--dataset and --split measure the int8" in lines[0]
+    assert not (tmp_path / "m.onnx").exists()

@@ -31,7 +31,6 @@ class ExportedConfig:
     label_thresholds: list[float] | None
     sensory_mode: str
     sensory_dims: list[str]
-    fusion: str
 
     @property
     def num_labels(self) -> int:
@@ -48,8 +47,7 @@ class ExportedConfig:
             thresholds = saved.get("label_thresholds")
             return cls(id2label=id2label, problem_type=saved.get("problem_type") or "single_label_classification",
                        label_thresholds=[float(t) for t in thresholds] if thresholds is not None else None,
-                       sensory_mode=saved.get("sensory_mode", "norms"), sensory_dims=list(saved["sensory_dims"]),
-                       fusion=saved.get("fusion", "paper"))
+                       sensory_mode=saved.get("sensory_mode", "norms"), sensory_dims=list(saved["sensory_dims"]))
         except KeyError as error:
             raise ModelLoadError(f"{config_file} has no {error} entry; it was not written by sensoryt5") from error
         except (TypeError, ValueError, AttributeError) as error:

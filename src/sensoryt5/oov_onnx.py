@@ -4,10 +4,10 @@ torch.
 `sensoryt5 export` of a model whose processor predicts unknown words (`oov_embedder` minilm or minilm+glove) also
 writes FOLDER/oov_embedder/: `model.onnx` (all-MiniLM-L6-v2 returning its 7 hidden-state layers, `hidden_states`
 [batch, 7, seq, 384] float32, from `input_ids`, `attention_mask` and `token_type_ids` [batch, seq] int64; kept in
-float32, about 90 MB, because its features feed the regressor's MLP and nearest neighbours) and MiniLM's tokenizer
-files (`sensoryt5.export.export_embedder`). `OnnxMiniLMEmbedder` computes the same `Features` as `MiniLMEmbedder`
-with NumPy and onnxruntime; the export checks them against PyTorch within `sensoryt5.export.EMBEDDER_TOLERANCE`.
-The regressor itself (`resources/oov/`) is NumPy already.
+float32, as large as MiniLM's weights, because its features feed the regressor's MLP and nearest neighbours) and
+MiniLM's tokenizer files (`sensoryt5.export.export_embedder`). `OnnxMiniLMEmbedder` computes the same `Features`
+as `MiniLMEmbedder` with NumPy and onnxruntime; the export checks them against PyTorch within
+`sensoryt5.export.EMBEDDER_TOLERANCE`. The regressor itself (`resources/oov/`) is NumPy already.
 
 A folder exported without it embeds unknown words with PyTorch when torch is installed; without torch its
 unknown words stay `missing` (one RuntimeWarning at load), see `attach_onnx_embedder`.
