@@ -173,6 +173,7 @@ class SensoryProcessor:
         check_ablate(ablate, lexicon.dims)
         self.tokenizer, self.lexicon, self.sensory_mode = tokenizer, lexicon, sensory_mode
         self.max_length, self.seed = max_length, seed
+        self.return_tensors = "pt"  # what `__call__` returns by default
         self.ablate = [d for d in lexicon.dims if d in ablate]  # in the lexicon's column order
         self._kept = np.array([d not in ablate for d in lexicon.dims])  # [D] bool
         self._tables = _token_tables(tokenizer)
@@ -361,12 +362,15 @@ class SensoryProcessor:
             sensory[layout.word_tokens] = vectors[layout.token_word]
         return sensory.reshape(batch, length, self.n_dims)
 
-    def __call__(self, texts: str | Sequence[str], return_tensors: str = "pt", padding: bool | str = True,
+    def __call__(self, texts: str | Sequence[str], return_tensors: str | None = None, padding: bool | str = True,
                  max_length: int | None = None) -> dict[str, Any]:
         """Tokenise `texts` and align the sensory tensor: {input_ids, attention_mask, sensory}.
 
-        `return_tensors` is "pt" (torch) or "np". Empty or whitespace-only texts give all-zero sensory rows.
+        `return_tensors` is "pt" (torch) or "np"; None: the processor's `return_tensors` attribute ("pt", or
+        "np" in an ONNX classifier, which never imports torch). Empty or whitespace-only texts give all-zero
+        sensory rows.
         """
+        return_tensors = return_tensors or self.return_tensors
         batch = _as_text_list(texts)
         if not batch:
             raise ValueError("no texts given")

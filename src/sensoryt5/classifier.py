@@ -7,16 +7,20 @@ behind a lock or a single worker thread, as `sensoryt5.serving` does.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
-from sensoryt5.errors import InputError, ModelLoadError, one_line
-from sensoryt5.model_folder import load_model
+from sensoryt5.errors import InputError, ModelLoadError, check_choice, one_line
+from sensoryt5.model_folder import check_model_folder, load_model
 from sensoryt5.norms import PERCEPTUAL
 from sensoryt5.texts import check_texts, text_problem
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+logger = logging.getLogger(__name__)
 
 # One colour per perceptual sense (Tableau 10), shared by the terminal (`sensoryt5 explain`) and the web page.
 SENSE_COLOURS: dict[str, str] = {
@@ -64,9 +68,14 @@ class SensoryClassifier:
     PyTorch (see `sensoryt5 export`).
     """
 
-    def __init__(self, model: Any, processor: Any, runner: Any = None) -> None:
-        self.model, self.processor = model, processor
-        self.config = model.config
+    def __init__(self, model: Any, processor: Any, runner: Any = None, config: Any = None,
+                 folder: str | Path | None = None, onnx_file: Path | None = None) -> None:
+        """`model`: the PyTorch model, or None in an ONNX classifier (`model` then loads it from `folder` on first
+        use); `config`: default `model.config`; `runner`: processed batch -> logits [B, C] (default PyTorch)."""
+        self._model, self.processor = model, processor
+        self.config = config if config is not None else model.config
+        self._folder = folder
+        self.onnx_file = onnx_file  # the ONNX file `runner` executes; None for the PyTorch backend
         self._runner = runner or self._torch_logits
         self.labels: list[str] = [self.config.id2label[i] for i in range(len(self.config.id2label))]
         self.multi_label = self.config.problem_type == "multi_label_classification"
@@ -75,32 +84,50 @@ class SensoryClassifier:
     def from_pretrained(cls, folder: str | Path, device: str | None = None, backend: str = "torch",
                         onnx_file: str | Path | None = None, onnx_threads: int | None = None
                         ) -> SensoryClassifier:
-        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx" (the file
-        `onnx_file`, default FOLDER/model.onnx, run by onnxruntime with `onnx_threads` intra-op threads)."""
-        from sensoryt5.alignment import SensoryProcessor
+        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx".
 
-        model = load_model(folder, device="cpu" if backend == "onnx" else device)
-        try:
-            processor = SensoryProcessor.from_pretrained(folder)
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
-        if processor.sensory_mode != model.config.sensory_mode or list(processor.lexicon.dims) != list(
-                model.config.sensory_dims):
-            raise ModelLoadError(f"{folder}: sensory_processor.json (sensory_mode {processor.sensory_mode}, "
-                                 f"sensory_dims {list(processor.lexicon.dims)}) disagrees with config.json "
-                                 f"(sensory_mode {model.config.sensory_mode}, "
-                                 f"sensory_dims {list(model.config.sensory_dims)})")
-        if backend == "torch":
-            return cls(model, processor)
+        "onnx" runs `onnx_file` (default FOLDER/model.onnx, else FOLDER/model.int8.onnx; see `onnx_file` and the
+        log line for the one chosen) with onnxruntime and `onnx_threads` intra-op threads. It never imports torch
+        and needs no model.safetensors (`model` loads the PyTorch model on first use; `explain` needs the torch
+        backend).
+        """
+        check_choice("backend", backend, BACKENDS)
         if backend == "onnx":
-            from sensoryt5.export import OnnxRunner
+            return cls._from_onnx(folder, onnx_file, onnx_threads)
+        model = load_model(folder, device=device)
+        return cls(model, _load_processor(folder, model.config))
 
-            runner = OnnxRunner(onnx_file or Path(folder) / "model.onnx", threads=onnx_threads)
-            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-            if runner.labels is not None and runner.labels != labels:
-                raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
-            return cls(model, processor, runner=runner)
-        raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
+    @classmethod
+    def _from_onnx(cls, folder: str | Path, onnx_file: str | Path | None, threads: int | None) -> SensoryClassifier:
+        """The ONNX classifier of `from_pretrained` (torch-free)."""
+        from sensoryt5.exported import ExportedConfig, OnnxRunner, find_onnx_file
+        from sensoryt5.oov_onnx import attach_onnx_embedder
+
+        folder = check_model_folder(folder, weights=False)
+        path = find_onnx_file(folder, onnx_file)
+        config = ExportedConfig.from_folder(folder)
+        processor = _load_processor(folder, config)
+        processor.return_tensors = "np"
+        oov = attach_onnx_embedder(processor.lexicon, folder)
+        runner = OnnxRunner(path, threads=threads)
+        labels = [config.id2label[i] for i in range(config.num_labels)]
+        if runner.labels is not None and runner.labels != labels:
+            raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
+        logger.info("loaded the ONNX file %s (unknown words embedded: %s)", path, oov)
+        return cls(None, processor, runner=runner, config=config, folder=folder, onnx_file=path)
+
+    @property
+    def model(self) -> Any:
+        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use."""
+        if self._model is None:
+            if self._folder is None:
+                raise ModelLoadError("this classifier has no PyTorch model")
+            try:
+                self._model = load_model(self._folder, device="cpu")
+            except ModelLoadError as error:
+                raise ModelLoadError(f"{self.onnx_file} runs without it, but the PyTorch model needs its weights: "
+                                     f"{error}") from error
+        return self._model
 
     @property
     def thresholds(self) -> list[float] | None:
@@ -310,6 +337,21 @@ class SensoryClassifier:
 
         return map_file(input_path, output_path, records, "explain", text_column=text_column,
                         chunk_size=chunk_size, id_column=id_column, progress=progress, skip_invalid=skip_invalid)
+
+
+def _load_processor(folder: str | Path, config: Any) -> Any:
+    """The folder's SensoryProcessor; ModelLoadError when it cannot be rebuilt or disagrees with `config`."""
+    from sensoryt5.alignment import SensoryProcessor
+
+    try:
+        processor = SensoryProcessor.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
+    if processor.sensory_mode != config.sensory_mode or list(processor.lexicon.dims) != list(config.sensory_dims):
+        raise ModelLoadError(f"{folder}: sensory_processor.json (sensory_mode {processor.sensory_mode}, "
+                             f"sensory_dims {list(processor.lexicon.dims)}) disagrees with config.json "
+                             f"(sensory_mode {config.sensory_mode}, sensory_dims {list(config.sensory_dims)})")
+    return processor
 
 
 def _check_top_k(top_k: int | None) -> None:

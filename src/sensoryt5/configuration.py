@@ -13,12 +13,13 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 
 from .errors import check_choice
-from .fusion import FUSIONS
 from .norms import PERCEPTUAL, parse_dims
 
 SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
 PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")
 T5_STATES: tuple[str, ...] = ("decoder", "encoder")
+# The fusions `sensoryt5.fusion` builds, named here so that the configuration loads without torch.
+FUSIONS: tuple[str, ...] = ("paper", "residual", "gate", "late", "input")
 
 
 @strict

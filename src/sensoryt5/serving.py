@@ -52,6 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import OptionError
+from sensoryt5.exported import find_onnx_file
 from sensoryt5.model_folder import check_model_folder
 from sensoryt5.texts import text_problem
 
@@ -380,19 +381,25 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_batch_size: int = 64,
           max_text_length: int = 2000, batch_wait_ms: float = 5.0, model_batch_size: int = 32,
-          device: str | None = None, log_level: str = "info") -> None:
+          device: str | None = None, log_level: str = "info", backend: str = "torch") -> None:
     """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise).
 
     The body of `sensoryt5 serve`: a wrong folder or a taken port fails at once, before the model is loaded.
+    `backend` is "torch" or "onnx" (see `SensoryClassifier.from_pretrained`; the ONNX file is logged once).
     """
     import uvicorn
 
-    check_model_folder(model_dir)
+    check_model_folder(model_dir, weights=backend != "onnx")
+    if backend == "onnx":
+        find_onnx_file(model_dir)
     sock = listening_socket(host, port)
-    classifier = SensoryClassifier.from_pretrained(model_dir, device=device)
+    classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
     app = create_app(classifier, max_batch_size=max_batch_size, max_text_length=max_text_length,
                      batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     address = f"[{host}]" if ":" in host else host
-    logging.getLogger("uvicorn.error").info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    log = logging.getLogger("uvicorn.error")  # configured by uvicorn.Config
+    log.info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    if classifier.onnx_file is not None:
+        log.info("Running %s with onnxruntime", classifier.onnx_file)
     uvicorn.Server(config).run(sockets=[sock])

@@ -7,6 +7,8 @@ import typer
 from sensoryt5.errors import OptionError
 
 DEVICE = typer.Option(None, help="Torch device: cpu, cuda, cuda:1, mps (default: cuda when available, else cpu).")
+BACKEND = typer.Option("torch", help="torch (PyTorch) or onnx (onnxruntime on MODEL_DIR/model.onnx, else "
+                                     "model.int8.onnx, written by `sensoryt5 export`; needs no torch).")
 
 
 def available_devices() -> list[str]:
@@ -18,6 +20,17 @@ def available_devices() -> list[str]:
     if mps is not None and mps.is_available():
         devices.append("mps")
     return devices
+
+
+def check_backend(backend: str, device: str | None) -> None:
+    """OptionError naming `--backend` unless it is torch or onnx, or `--device` when it is given with onnx."""
+    from sensoryt5.classifier import BACKENDS
+
+    if backend not in BACKENDS:
+        raise OptionError(f"--backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    if backend == "onnx" and device is not None:
+        raise OptionError(f"--device {device} applies to --backend torch only (onnxruntime picks CUDA when it "
+                          "has it, else the CPU)")
 
 
 def check_device(device: str | None) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
-from sensoryt5.cli.checks import DEVICE, check_device
+from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
 from sensoryt5.errors import InputError
 
 console = Console()
@@ -36,10 +36,14 @@ EXPLAIN_BATCH = typer.Option(None, "--batch-size", min=1, help="Texts per Integr
                                                                "GPU, 1 on the CPU, where batching was slower).")
 
 
-def _load(model_dir: Path, device: str | None) -> Any:
+def load_classifier(model_dir: Path, device: str | None, backend: str = "torch") -> Any:
+    """The classifier of MODEL_DIR; with the onnx backend, the ONNX file it runs is named once on stderr."""
     from sensoryt5.classifier import SensoryClassifier
 
-    return SensoryClassifier.from_pretrained(model_dir, device=device)
+    classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
+    if classifier.onnx_file is not None:
+        err_console.print(f"Running {classifier.onnx_file} with onnxruntime", highlight=False, soft_wrap=True)
+    return classifier
 
 
 def _ranked_text(predictions: list[dict[str, Any]]) -> str:
@@ -61,13 +65,15 @@ def predict(
     as_json: bool = AS_JSON,
     progress: bool | None = PROGRESS,
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
+    check_backend(backend, device)
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
     if input_file is None:
-        classifier = _load(model_dir, device)
+        classifier = load_classifier(model_dir, device, backend)
         predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k, progress=show_progress)
         coverage = classifier.sensory_coverage(texts)
         _warn_uncovered(sum(share == 0 for share in coverage), len(texts))
@@ -80,7 +86,7 @@ def predict(
             table.add_row(text, _ranked_text(ranked))
         console.print(table)
         return
-    summary = _load(model_dir, device).predict_file(
+    summary = load_classifier(model_dir, device, backend).predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
         id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
     _report_file(summary, output, as_json, skip_invalid, "predictions")
@@ -149,7 +155,7 @@ def explain(
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     _check_sources(text is not None, input_file, output, skip_invalid, text_column, id_column, "explain", "a text")
-    classifier = _load(model_dir, device)
+    classifier = load_classifier(model_dir, device)
     if label is not None and label not in classifier.labels:
         raise InputError(f"--label {label!r} is not one of this model's labels: {', '.join(classifier.labels)}")
     if input_file is not None:
@@ -259,6 +265,7 @@ def serve(
                                                            "join its model batch."),
     model_batch_size: int = typer.Option(32, min=1, help="Padded batch size inside one model call."),
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Serve the model over HTTP until Ctrl+C, with a demo page at / and the OpenAPI page at /docs.
 
@@ -287,6 +294,7 @@ def serve(
     """
     from sensoryt5.serving import serve as run_server
 
+    check_backend(backend, device)
     check_device(device)
     run_server(model_dir, host=host, port=port, max_batch_size=max_batch_size, max_text_length=max_text_length,
-               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device)
+               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, backend=backend)

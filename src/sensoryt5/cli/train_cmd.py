@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sensoryt5.cli.checks import DEVICE, check_device
+from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
 from sensoryt5.cli.options import cli_option, config_command
 from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
@@ -58,17 +58,18 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of the bootstrap intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Accuracy and macro-F1 with 95% bootstrap intervals, weighted-F1, per-class scores, confusion matrix and
     predictions of a split."""
-    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.cli.predict_cmd import load_classifier
     from sensoryt5.evaluation import evaluate as run_evaluation
 
+    check_backend(backend, device)
     check_device(device)
     columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v is not None}
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
-                            classifier=SensoryClassifier.from_pretrained(model_dir, device=device),
-                            data_options=columns, seed=seed)
+                            classifier=load_classifier(model_dir, device, backend), data_options=columns, seed=seed)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
