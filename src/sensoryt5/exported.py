@@ -31,6 +31,7 @@ class ExportedConfig:
     label_thresholds: list[float] | None
     sensory_mode: str
     sensory_dims: list[str]
+    temperature: float = 1.0  # already applied inside an ONNX file exported after calibration
 
     @property
     def num_labels(self) -> int:
@@ -47,7 +48,8 @@ class ExportedConfig:
             thresholds = saved.get("label_thresholds")
             return cls(id2label=id2label, problem_type=saved.get("problem_type") or "single_label_classification",
                        label_thresholds=[float(t) for t in thresholds] if thresholds is not None else None,
-                       sensory_mode=saved.get("sensory_mode", "norms"), sensory_dims=list(saved["sensory_dims"]))
+                       sensory_mode=saved.get("sensory_mode", "norms"), sensory_dims=list(saved["sensory_dims"]),
+                       temperature=float(saved.get("temperature", 1.0)))
         except KeyError as error:
             raise ModelLoadError(f"{config_file} has no {error} entry; it was not written by sensoryt5") from error
         except (TypeError, ValueError, AttributeError) as error:
