@@ -130,8 +130,9 @@ def _validated(source: Source, text_column: str, label_column: str, separator: s
         rows.rows.append(row)
     if unmapped and not skip_invalid:
         names = ", ".join(f"{name!r} ({n} rows)" for name, n in sorted(unmapped.items()))
-        raise InputError(f"the label map does not name {names}; add them to the map (or pass "
-                         f"{option('skip_invalid', True)} to skip their rows)", file=source.file, row=first_unmapped,
+        raise InputError(f"the label map does not name {names}; add them to the map (a null, or an empty second CSV "
+                         f"column, drops a label) or pass "
+                         f"{option('skip_invalid', True)} to skip their rows", file=source.file, row=first_unmapped,
                          column=label_column)
     return rows
 
