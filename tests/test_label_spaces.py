@@ -7,6 +7,7 @@ import json
 import logging
 from collections import Counter
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,12 +143,18 @@ def test_examples_per_class_keeps_all_of_a_smaller_class_and_says_so(capsys):
                                                "using all of them")
 
 
-def test_training_with_the_four_emotion_map_and_examples_per_class(tmp_path, tiny_bert_folder):
+def test_a_model_trained_on_isear_4_evaluates_on_emoint_in_the_same_label_space(tmp_path, tiny_bert_folder):
+    from sensoryt5.evaluation import evaluate
+
     metrics = train(TrainingConfig(dataset="isear", label_map="four-emotions", examples_per_class=4,
                                    output=str(tmp_path / "model"), backbone=str(tiny_bert_folder), epochs=1,
                                    batch_size=16, max_length=32, oov_embedder=None, early_stopping_patience=None,
                                    progress=False))
     assert metrics["labels"] == FOUR and metrics["train_examples"] == 16
+    report = evaluate(tmp_path / "model", "emoint", split="validation")  # the recorded map resolves for emoint
+    predictions = [json.loads(line) for line in Path(report["predictions_file"]).read_text().splitlines()]
+    assert len(predictions) == len(load_dataset("emoint")["validation"])
+    assert {row["gold"] for row in predictions} == set(FOUR)
 
 
 @pytest.mark.parametrize("options,message", [

@@ -113,7 +113,8 @@ class TrainingConfig:
     label_map: str | None = field(default=None, metadata={
         "flag": "--label-map",
         "help": "JSON object or two-column CSV file renaming raw labels after case folding (e.g. GoEmotions to "
-                "Ekman's six); a label it lacks is an error."})
+                "Ekman's six; null or an empty second column drops a label's rows), or a shipped map for the "
+                "bundled sets: four-emotions (anger, fear, joy, sadness); a label it lacks is an error."})
     skip_invalid: bool = field(default=False, metadata={
         "flag": "--skip-invalid",
         "help": "Skip invalid rows of a user file (counted per reason when loading) instead of stopping at the "
