@@ -82,6 +82,9 @@ class TrainingConfig:
         "flag": "--seed", "help": "Random seed (model init, data order, random/shuffled modes)."})
     max_train_samples: int | None = field(default=None, metadata={
         "flag": "--max-train-samples", "help": "Use only this many (seeded) training examples."})
+    examples_per_class: int | None = field(default=None, metadata={
+        "flag": "--examples-per-class", "help": "Train on only this many seeded examples of each class (all of a "
+                                                "class that has fewer); single-label data only."})
     early_stopping_patience: int | None = field(default=2, metadata={
         "flag": "--patience", "help": "Early stopping after this many evaluations without improvement (0: off)."})
     class_weights: bool | None = field(default=None, metadata={
@@ -110,7 +113,8 @@ class TrainingConfig:
     label_map: str | None = field(default=None, metadata={
         "flag": "--label-map",
         "help": "JSON object or two-column CSV file renaming raw labels after case folding (e.g. GoEmotions to "
-                "Ekman's six); a label it lacks is an error."})
+                "Ekman's six; null or an empty second column drops a label's rows), or a shipped map for the "
+                "bundled sets: four-emotions (anger, fear, joy, sadness); a label it lacks is an error."})
     skip_invalid: bool = field(default=False, metadata={
         "flag": "--skip-invalid",
         "help": "Skip invalid rows of a user file (counted per reason when loading) instead of stopping at the "
@@ -136,11 +140,14 @@ class TrainingConfig:
         if self.early_stopping_patience == 0:
             self.early_stopping_patience = None
         positive = ("epochs", "batch_size", "eval_batch_size", "max_length",
-                    "gradient_accumulation_steps", "max_train_samples", "early_stopping_patience", "save_steps")
+                    "gradient_accumulation_steps", "max_train_samples", "examples_per_class", "early_stopping_patience",
+                    "save_steps")
         for name in positive:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise _field_error(name, f"must be positive, got {value!r}")
+        if self.examples_per_class is not None and self.max_train_samples is not None:
+            raise _field_error("examples_per_class", "and --max-train-samples exclude each other; choose one")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise _field_error("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}")
         for name in ("learning_rate", "weight_decay"):  # a learning rate of 0 keeps the initial weights
@@ -401,7 +408,8 @@ def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
 
 
 def _load_splits(config: TrainingConfig) -> tuple[Any, Any]:
-    """The data set and its training split (cut to `max_train_samples` seeded examples when asked)."""
+    """The data set and its training split (cut to `max_train_samples` seeded examples, or to `examples_per_class`
+    seeded examples of each class, when asked)."""
     from sensoryt5.data import load_dataset
 
     dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
@@ -411,7 +419,26 @@ def _load_splits(config: TrainingConfig) -> tuple[Any, Any]:
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+    if config.examples_per_class is not None:
+        train_split = per_class_subset(train_split, config.examples_per_class, config.seed)
     return dataset, train_split
+
+
+def per_class_subset(train_split: Any, n: int, seed: int) -> Any:
+    """`n` seeded training examples of each class (`examples_per_class`); a one-line note names the classes that
+    have fewer. OptionError for multi-label data."""
+    from sensoryt5.data import is_multi_label, label_array, label_names
+    from sensoryt5.data.split import examples_per_class
+
+    if is_multi_label(train_split):
+        raise _field_error("examples_per_class", "is not supported for multi-label data (a row has several "
+                                                 "classes); use --max-train-samples")
+    indices, short = examples_per_class(label_array(train_split), n, seed)
+    if short:
+        names = label_names(train_split)
+        print(f"--examples-per-class {n}: fewer training examples in "
+              + ", ".join(f"{names[label]} ({count})" for label, count in short.items()) + "; using all of them")
+    return train_split.select(indices)
 
 
 def _build_processor(config: TrainingConfig, backbone: str) -> Any:
