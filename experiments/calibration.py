@@ -4,7 +4,8 @@ For each model folder named on the command line (NAME=FOLDER): a copy of the fol
 `sensoryt5.evaluation.calibrate_model` (the temperature fitted on the dev split of its training data, as `train`
 does at its end), then evaluated once on the test split of that data set (`sensoryt5.evaluation.evaluate`), which
 reports ECE and Brier score with and without the temperature and draws the reliability diagram. Writes
-results/calibration/RESULTS.md, results.json and one reliability diagram per model.
+results/calibration/RESULTS.md (with the hand-written reading.md beside it, if any), results.json and one
+reliability diagram per model.
 
     python -m experiments.calibration isear-none=/work/models/isear-none isear-input=/work/models/isear-input ...
 """
@@ -48,7 +49,8 @@ def measure(name: str, folder: Path) -> dict[str, Any]:
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table: per model, the temperature and the test ECE and Brier score before and after."""
     lines = ["# Calibration: temperature scaling fitted on dev, measured on test", "",
-             f"Written by `{COMMAND} " + " ".join(f"{r['name']}={r['model']}" for r in rows) + "`. Each model "
+             f"Written by `{COMMAND} NAME=FOLDER ...` (" + ", ".join(f"{r['name']}={r['model']}" for r in rows)
+             + "; models measured in earlier calls are kept). Each model "
              "(MiniLM, seed 1, trained by the command quoted below, without calibration) had its temperature fitted "
              "on the dev split of its data set by `sensoryt5.evaluation.calibrate_model` — what `train` now does at "
              "its end — and was then evaluated once on test. ECE: 15 equal-width bins of the top-class "
@@ -65,13 +67,20 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         m = r["machine"]
         lines.append(f"- {r['name']}: `{r['command']}` ({r['model']}); calibration and test evaluation took "
                      f"{r['seconds']:.0f} s on {m['cpu']} ({m['cores']} cores), torch {m['torch']}.")
+    reading = OUT / "reading.md"
+    if reading.is_file():
+        lines += ["", reading.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Measure every NAME=FOLDER given, then write the report."""
+    """Measure every NAME=FOLDER given (kept beside the earlier models of results.json), then write the report."""
     pairs = [arg.split("=", 1) for arg in (sys.argv[1:] if argv is None else argv)]
-    rows = [measure(name, Path(folder)) for name, folder in pairs]
+    earlier = json.loads((OUT / "results.json").read_text()) if (OUT / "results.json").is_file() else []
+    rows = {row["name"]: row for row in earlier}
+    for name, folder in pairs:
+        rows[name] = measure(name, Path(folder))
+    rows = [rows[name] for name in sorted(rows)]
     write_json(OUT / "results.json", rows)
     with atomic_open(OUT / "RESULTS.md") as handle:
         handle.write(markdown(rows))
