@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sensoryt5.cli.checks import DEVICE, check_device
+from sensoryt5.cli.checks import CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_device
 from sensoryt5.cli.options import cli_option, config_command
 from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
@@ -56,18 +56,24 @@ def evaluate(
     label_column: str | None = typer.Option(None, help="Label column of a user file (default: as in training)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    long_text: str = LONG_TEXT,
+    stride: int | None = STRIDE,
+    chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
 ) -> None:
     """Accuracy and macro-F1 with 95% bootstrap intervals, weighted-F1, per-class scores, confusion matrix and
     predictions of a split."""
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.evaluation import evaluate as run_evaluation
+    from sensoryt5.long_text import check_long_text
 
     check_device(device)
+    check_long_text(long_text, stride, chunk_aggregate)
     columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v is not None}
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
                             classifier=SensoryClassifier.from_pretrained(model_dir, device=device),
-                            data_options=columns, seed=seed)
+                            data_options=columns, seed=seed, long_text=long_text, stride=stride,
+                            chunk_aggregate=chunk_aggregate)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
