@@ -262,15 +262,15 @@ def test_output_is_atomic_when_a_run_fails_midway(clf, tmp_path, monkeypatch):
     _write(source, ROWS)
     output = tmp_path / "out.jsonl"
     output.write_text("previous results\n")
-    predict, calls = clf.predict, []
+    scores, calls = clf.scores, []
 
     def failing(texts, **kw):
         calls.append(len(texts))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return predict(texts, **kw)
+        return scores(texts, **kw)
 
-    monkeypatch.setattr(clf, "predict", failing)
+    monkeypatch.setattr(clf, "scores", failing)
     with pytest.raises(KeyboardInterrupt):
         clf.predict_file(source, output, chunk_size=3)
     assert calls == [3, 3]

@@ -128,7 +128,8 @@ class SensoryClassifier:
         model's window (`max_length` tokens) is cut to it with `long_text="truncate"`, or with "chunk" read whole
         in overlapping windows whose logits are aggregated (see `scores` and `sensoryt5.long_text`).
         """
-        return self.scores(texts, batch_size, progress, long_text, stride, chunk_aggregate).probabilities
+        return self.scores(texts, batch_size=batch_size, progress=progress, long_text=long_text, stride=stride,
+                           chunk_aggregate=chunk_aggregate).probabilities
 
     def scores(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False, long_text: str = "truncate",
                stride: int | None = None, chunk_aggregate: str | None = None) -> Scores:
