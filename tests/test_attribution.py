@@ -191,3 +191,20 @@ def test_http_explain_takes_a_label_and_refuses_an_unknown_one(clf):
         assert client.post("/v1/explain", json={"text": TEXT, "n_steps": 1}).status_code == 422
         colours = client.get("/v1/labels").json()["contribution_colours"]
         assert set(colours) == {"positive", "negative"}
+
+
+def test_steps_double_while_the_delta_exceeds_the_tolerance(clf):
+    from sensoryt5.attribution import MAX_STEPS
+
+    texts = ["sweet honey cake", TEXT, "loud thunder noise at home"]
+    fixed = clf.explain_batch(texts, n_steps=4, tolerance=None)
+    assert all(r["explained"]["n_steps"] == 4 and r["explained"]["tolerance"] is None for r in fixed)
+    always = clf.explain_batch(texts, n_steps=4, tolerance=0.0)  # never within: doubled up to the cap
+    assert all(r["explained"]["n_steps"] == MAX_STEPS for r in always)
+    adaptive = clf.explain_batch(texts, n_steps=4, tolerance=1e-4)
+    for result in adaptive:
+        steps, delta = result["explained"]["n_steps"], result["explained"]["delta"]
+        assert steps in (4, 8, 16, 32, 64, 128) and (abs(delta) <= 1e-4 or steps == MAX_STEPS)
+        total = sum(w["contribution"] for w in result["words"]) + result["other_contribution"]
+        assert total - (result["explained"]["score"] - result["explained"]["baseline_score"]) == pytest.approx(
+            delta, abs=1e-6)

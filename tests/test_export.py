@@ -196,6 +196,18 @@ def test_cli_exports_a_working_int8_file(bert_export):
     assert [p.name for p in (folder / "int8").iterdir()] == ["model.onnx"]  # no staging leftovers
 
 
+def test_int8_export_reports_its_label_agreement_on_the_dev_split(bert_export, dev_texts):
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.export import AGREEMENT_TEXTS
+
+    folder, result = bert_export
+    texts = dev_texts[:AGREEMENT_TEXTS]  # the training data's validation split
+    torch_labels = SensoryClassifier.from_pretrained(folder, device="cpu").predict_proba(texts).argmax(1)
+    int8 = SensoryClassifier.from_pretrained(folder, backend="onnx", onnx_file=folder / "int8" / "model.onnx")
+    share = float((int8.predict_proba(texts).argmax(1) == torch_labels).mean())
+    assert f"label agreement with PyTorch {share:.1%} of {len(texts)} texts of isear/validation" in result.stdout
+
+
 @pytest.mark.parametrize("case", ["missing folder", "existing output", "unknown format", "bad opset"])
 def test_cli_bad_input_is_one_line_and_exit_2(case, bert_model, tmp_path):
     args = {

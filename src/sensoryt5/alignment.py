@@ -174,6 +174,7 @@ class SensoryProcessor:
         check_ablate(ablate, lexicon.dims)
         self.tokenizer, self.lexicon, self.sensory_mode = tokenizer, lexicon, sensory_mode
         self.max_length, self.seed = max_length, seed
+        self.return_tensors = "pt"  # what `__call__` returns by default
         self.ablate = [d for d in lexicon.dims if d in ablate]  # in the lexicon's column order
         self._kept = np.array([d not in ablate for d in lexicon.dims])  # [D] bool
         self._tables = _token_tables(tokenizer)
@@ -362,12 +363,15 @@ class SensoryProcessor:
             sensory[layout.word_tokens] = vectors[layout.token_word]
         return sensory.reshape(batch, length, self.n_dims)
 
-    def __call__(self, texts: str | Sequence[str], return_tensors: str = "pt", padding: bool | str = True,
+    def __call__(self, texts: str | Sequence[str], return_tensors: str | None = None, padding: bool | str = True,
                  max_length: int | None = None) -> dict[str, Any]:
         """Tokenise `texts` and align the sensory tensor: {input_ids, attention_mask, sensory}.
 
-        `return_tensors` is "pt" (torch) or "np". Empty or whitespace-only texts give all-zero sensory rows.
+        `return_tensors` is "pt" (torch) or "np"; None: the processor's `return_tensors` attribute ("pt", or
+        "np" in an ONNX classifier, which never imports torch). Empty or whitespace-only texts give all-zero
+        sensory rows.
         """
+        return_tensors = return_tensors or self.return_tensors
         batch = _as_text_list(texts)
         if not batch:
             raise ValueError("no texts given")
@@ -396,12 +400,13 @@ class SensoryProcessor:
         return self._layout
 
     def windows(self, texts: str | Sequence[str], long_text: str = "truncate", stride: int | None = None,
-                return_tensors: str = "pt") -> Windows:
+                return_tensors: str | None = None) -> Windows:
         """Tokenise `texts` once, without truncation, and build the windows the model reads (see
         `sensoryt5.long_text`): with `truncate` one per text, its first `max_length` tokens (what `__call__`
         gives); with `chunk` one or more per text of at most `max_length` tokens, cut between words and overlapping
         by about `stride` tokens (default: a quarter of `max_length`). The `Windows` also hold each text's
         untruncated token count (special tokens included), so `truncated` costs no second tokenisation.
+        `return_tensors` is as for `__call__`.
         """
         batch = _as_text_list(texts)
         if not batch:
@@ -428,7 +433,8 @@ class SensoryProcessor:
             n_tokens.append(len(ids))
             chunks.append(len(spans))
         padded = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="np")
-        return Windows(features=self._features(padded["input_ids"], padded["attention_mask"], return_tensors),
+        features = self._features(padded["input_ids"], padded["attention_mask"], return_tensors or self.return_tensors)
+        return Windows(features=features,
                        owner=np.array(owner, dtype=np.int64), n_tokens=np.array(n_tokens, dtype=np.int64),
                        chunks=np.array(chunks, dtype=np.int64), max_length=self.max_length)
 

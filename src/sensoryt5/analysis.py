@@ -15,12 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sensoryt5.atomic import atomic_open, write_json
+from sensoryt5.attribution import DEFAULT_TOLERANCE
 from sensoryt5.metrics import bootstrap_percentiles
-from sensoryt5.profile import difference_cell, interval_heat_map
+from sensoryt5.profile import difference_cell, interval_heat_map, write_report
 
 
-def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int = 8,
+def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per text: the predicted (explained) class [N], the sensory part per sense summed over its words [N, D],
     and the explained score change from the baseline [N]."""
@@ -32,7 +32,8 @@ def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size:
     return predicted, parts.reshape(len(results), len(dims)), change
 
 
-def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int = 8, n_resamples: int = 1000,
+def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int | None = None,
+            n_resamples: int = 1000,
             seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Sensory attributions aggregated per predicted class over `texts` (see the module docstring): for each class
     predicted at least once, its number of texts, the mean score change it explains, and per sense the mean
@@ -50,7 +51,8 @@ def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int
                          "mean_score_change": float(change[predicted == c].mean()),
                          "sensory_part": {s: {"value": float(rows[:, j].mean()), "low": float(low[j]),
                                               "high": float(high[j])} for j, s in enumerate(senses)}})
-    return {"senses": senses, "texts": len(texts), "n_steps": n_steps, "level": 0.95, "n_resamples": n_resamples,
+    return {"senses": senses, "texts": len(texts), "n_steps": n_steps, "tolerance": DEFAULT_TOLERANCE, "level": 0.95,
+            "n_resamples": n_resamples,
             "seed": seed, "output": "sigmoid" if classifier.multi_label else "probability", "emotions": emotions}
 
 
@@ -67,7 +69,8 @@ def markdown(analysis: dict[str, Any]) -> str:
     senses = analysis["senses"]
     name = f"{analysis.get('dataset', 'data')} ({analysis.get('split', 'all')})"
     lines = [f"# Sensory attributions of {analysis.get('model', 'the model')} on {name}", "",
-             f"Each text explained for its predicted class by Integrated Gradients ({analysis['n_steps']} steps; the "
+             f"Each text explained for its predicted class by Integrated Gradients (from {analysis['n_steps']} steps, "
+             f"doubled while |delta| > {analysis['tolerance']}; the "
              f"explained {analysis['output']}); a cell is the mean over the texts predicted as that emotion of the "
              "part of the score change that came through the sense's ratings (summed over words; baseline: all "
              f"ratings 0), with a {analysis['level']:.0%} bootstrap interval over those texts "
@@ -85,15 +88,13 @@ def markdown(analysis: dict[str, Any]) -> str:
 
 def write_analysis(analysis: dict[str, Any], folder: str | Path) -> list[Path]:
     """Write `analysis.json`, `analysis.md` and the heat map `analysis.png` into `folder`; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "analysis.json", folder / "analysis.md", folder / "analysis.png"]
-    write_json(paths[0], analysis)
-    with atomic_open(paths[1]) as handle:
-        handle.write(markdown(analysis))
     name = f"{analysis.get('dataset', 'data')} ({analysis.get('split', 'all')})"
-    interval_heat_map([f"{row['label']} ({row['texts']})" for row in analysis["emotions"]], analysis["senses"],
-                      [[in_points(row["sensory_part"][s]) for s in analysis["senses"]] for row in analysis["emotions"]],
-                      f"{name}: sensory part of the predicted emotion's {analysis['output']}, per sense, in points\n"
-                      "(mean over texts; * 95% bootstrap interval excludes 0)", paths[2])
-    return paths
+
+    def draw(path: Path) -> None:
+        interval_heat_map([f"{row['label']} ({row['texts']})" for row in analysis["emotions"]], analysis["senses"],
+                          [[in_points(row["sensory_part"][s]) for s in analysis["senses"]]
+                           for row in analysis["emotions"]],
+                          f"{name}: sensory part of the predicted emotion's {analysis['output']}, per sense, in "
+                          "points\n(mean over texts; * 95% bootstrap interval excludes 0)", path)
+
+    return write_report(folder, "analysis", analysis, markdown(analysis), draw)

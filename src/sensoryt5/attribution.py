@@ -12,20 +12,26 @@ for multi-label models. Two inputs are attributed in one call, along one straigh
   which those fusions still count as valued, so the path is continuous and completeness holds.
 
 Completeness: the attributions of both inputs sum to score(input) − score(baseline) up to the convergence delta
-that captum reports (`delta`). `DEFAULT_STEPS` comes from the convergence check in
-`benchmarks/explain_convergence.py` (see BENCHMARKS.md). A model without a sensory branch (`sensory_mode` none) has
-only the token part.
+that captum reports (`delta`). `DEFAULT_STEPS` comes from the convergence check of
+`experiments/explanations.py` (results/explanations/RESULTS.md): the fewest steps whose 95th-percentile |delta|
+stayed within 0.01 (one point of probability) on the trained MiniLM models measured. A model without a sensory
+branch (`sensory_mode` none) has only the token part.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 DEFAULT_STEPS = 32
-"""Integration steps (Gauss-Legendre) by default; chosen by `benchmarks/explain_convergence.py`."""
+"""Integration steps (Gauss-Legendre) every text starts with; chosen by the convergence check (module docstring)."""
+DEFAULT_TOLERANCE = 0.01
+"""|delta| (probability units, one point) above which a text is integrated again with twice the steps."""
+MAX_STEPS = 128
+"""The most steps the adaptive integration goes to."""
 SENSORY_BASELINE_SCALE = 1e-6
 """The sensory baseline as a share of the input's vectors: ratings of ~0 that the fusions still count as values."""
 
@@ -39,7 +45,8 @@ class TokenAttributions:
         sensory: [B, L, D] the sensory vector's attribution per dimension (zeros without a sensory branch).
         score: [B] the explained class's probability (or sigmoid) for the input.
         baseline_score: [B] the same for the baseline.
-        delta: [B] captum's convergence delta: sum of attributions − (score − baseline_score).
+        delta: [B] the convergence delta: sum of attributions − (score − baseline_score).
+        n_steps: [B] the integration steps each text ended with (see `integrated_gradients`).
     """
 
     embedding: np.ndarray
@@ -47,6 +54,7 @@ class TokenAttributions:
     score: np.ndarray
     baseline_score: np.ndarray
     delta: np.ndarray
+    n_steps: np.ndarray
 
 
 def explained_output(model: Any) -> str:
@@ -55,14 +63,17 @@ def explained_output(model: Any) -> str:
 
 
 def integrated_gradients(model: Any, tokenizer: Any, features: dict[str, Any], targets: Sequence[int],
-                         n_steps: int = DEFAULT_STEPS) -> TokenAttributions:
+                         n_steps: int = DEFAULT_STEPS, tolerance: float | None = DEFAULT_TOLERANCE,
+                         max_steps: int = MAX_STEPS) -> TokenAttributions:
     """Integrated Gradients of class `targets[b]` for each text b of a processed batch `features` (input_ids and
     attention_mask [B, L], sensory [B, L, D]), over the token embeddings and the sensory tensor at once.
 
-    `tokenizer` gives the special tokens (kept in the baseline) and the pad token. The model must be in eval mode.
+    Adaptive: every text starts with `n_steps`; a text whose |delta| exceeds `tolerance` (probability units) is
+    integrated again with twice the steps, up to `max_steps` (`tolerance=None`: `n_steps` for every text). The
+    steps each text ended with are in `n_steps` of the result. `tokenizer` gives the special tokens (kept in the
+    baseline) and the pad token. The model must be in eval mode.
     """
     import torch
-    from captum.attr import IntegratedGradients
 
     if n_steps < 2:
         raise ValueError(f"n_steps must be at least 2, got {n_steps}")
@@ -76,33 +87,76 @@ def integrated_gradients(model: Any, tokenizer: Any, features: dict[str, Any], t
     embedding = model.get_input_embeddings()
     with torch.no_grad():
         embeds, baseline_embeds = embedding(input_ids).to(dtype), embedding(baseline_ids).to(dtype)  # [B, L, e]
-    target = torch.as_tensor(list(targets), device=device)  # [B]
-    sigmoid = explained_output(model) == "sigmoid"
-
-    def scores(*inputs: torch.Tensor) -> torch.Tensor:
-        """Class scores [N, C] for interpolated inputs (embeddings [N, L, e], sensory [N, L, D]) and the mask."""
-        *sensory, attention_mask = inputs[1:]
-        logits = model(inputs_embeds=inputs[0], attention_mask=attention_mask,
-                       sensory=sensory[0] if sensory else None).logits
-        return torch.sigmoid(logits) if sigmoid else torch.softmax(logits, dim=-1)
-
     if model.fusion is None:
         inputs, baselines = (embeds,), (baseline_embeds,)
     else:
         sensory = features["sensory"].to(device=device, dtype=dtype)  # [B, L, D]
         inputs, baselines = (embeds, sensory), (baseline_embeds, sensory * SENSORY_BASELINE_SCALE)
-    attributions, delta = IntegratedGradients(scores).attribute(
-        inputs, baselines=baselines, target=target, additional_forward_args=(mask,), n_steps=n_steps,
-        method="gausslegendre", return_convergence_delta=True)
+    target = torch.as_tensor(list(targets), device=device)  # [B]
+    scores = _score_function(model)
     with torch.no_grad():
+        both = scores(*(torch.cat([x, b]) for x, b in zip(inputs, baselines)), torch.cat([mask, mask]))  # [2B, C]
         rows = torch.arange(len(target), device=device)
-        score = scores(*inputs, mask)[rows, target]  # [B]
-        baseline_score = scores(*baselines, mask)[rows, target]  # [B]
-    embedding_part = attributions[0].sum(dim=-1).double().cpu().numpy()  # [B, L]
-    if len(attributions) > 1:
-        sensory_part = attributions[1].double().cpu().numpy()  # [B, L, D]
+        score, baseline_score = both[rows, target], both[rows + len(target), target]  # [B], [B]
+    parts = [torch.zeros_like(x) for x in inputs]
+    steps = torch.full((len(target),), n_steps, device=device)  # [B]
+    todo, current = rows, n_steps
+    with _frozen(model):
+        while len(todo):
+            found = _integrate(scores, [x[todo] for x in inputs], [b[todo] for b in baselines], target[todo],
+                               mask[todo], current)
+            for part, value in zip(parts, found):
+                part[todo] = value
+            steps[todo] = current
+            delta = sum(part[todo].flatten(1).sum(dim=1) for part in parts) - (score[todo] - baseline_score[todo])
+            if tolerance is None or 2 * current > max_steps:
+                break
+            todo, current = todo[delta.abs() > tolerance], 2 * current
+    total = sum(part.flatten(1).sum(dim=1) for part in parts)  # [B]
+    embedding_part = parts[0].sum(dim=-1).double().cpu().numpy()  # [B, L]
+    if len(parts) > 1:
+        sensory_part = parts[1].double().cpu().numpy()  # [B, L, D]
     else:
         sensory_part = np.zeros((*embedding_part.shape, model.config.n_sensory))
     return TokenAttributions(embedding=embedding_part, sensory=sensory_part,
                              score=score.double().cpu().numpy(), baseline_score=baseline_score.double().cpu().numpy(),
-                             delta=delta.double().cpu().numpy())
+                             delta=(total - (score - baseline_score)).double().cpu().numpy(),
+                             n_steps=steps.cpu().numpy())
+
+
+def _score_function(model: Any) -> Any:
+    """The explained scores [N, C] of interpolated inputs (embeddings [N, L, e], sensory [N, L, D]) and a mask."""
+    import torch
+
+    sigmoid = explained_output(model) == "sigmoid"
+
+    def scores(*inputs: torch.Tensor) -> torch.Tensor:
+        *sensory, attention_mask = inputs[1:]
+        logits = model(inputs_embeds=inputs[0], attention_mask=attention_mask,
+                       sensory=sensory[0] if sensory else None).logits
+        return torch.sigmoid(logits) if sigmoid else torch.softmax(logits, dim=-1)
+
+    return scores
+
+
+def _integrate(scores: Any, inputs: list[Any], baselines: list[Any], target: Any, mask: Any,
+               n_steps: int) -> tuple[Any, ...]:
+    """captum's IntegratedGradients (Gauss-Legendre, `n_steps`) of `scores` for one set of texts."""
+    from captum.attr import IntegratedGradients
+
+    return IntegratedGradients(scores).attribute(tuple(inputs), baselines=tuple(baselines), target=target,
+                                                 additional_forward_args=(mask,), n_steps=n_steps,
+                                                 method="gausslegendre")
+
+
+@contextmanager
+def _frozen(model: Any) -> Iterator[None]:
+    """The model's parameters without gradients while attributing (only the inputs' gradients are needed)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)

@@ -7,17 +7,21 @@ behind a lock or a single worker thread, as `sensoryt5.serving` does.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from sensoryt5.attribution import DEFAULT_STEPS
-from sensoryt5.errors import InputError, ModelLoadError, one_line
+from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
+from sensoryt5.errors import InputError, ModelLoadError, check_choice, one_line
 from sensoryt5.long_text import Scores, aggregate_logits, check_long_text
-from sensoryt5.model_folder import load_model
+from sensoryt5.model_folder import check_model_folder, load_model
 from sensoryt5.norms import PERCEPTUAL
 from sensoryt5.texts import check_texts, text_problem
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+logger = logging.getLogger(__name__)
 
 # One colour per perceptual sense (Tableau 10), shared by the terminal (`sensoryt5 explain`) and the web page.
 SENSE_COLOURS: dict[str, str] = {
@@ -65,9 +69,14 @@ class SensoryClassifier:
     PyTorch (see `sensoryt5 export`).
     """
 
-    def __init__(self, model: Any, processor: Any, runner: Any = None) -> None:
-        self.model, self.processor = model, processor
-        self.config = model.config
+    def __init__(self, model: Any, processor: Any, runner: Any = None, config: Any = None,
+                 folder: str | Path | None = None, onnx_file: Path | None = None) -> None:
+        """`model`: the PyTorch model, or None in an ONNX classifier (`model` then loads it from `folder` on first
+        use); `config`: default `model.config`; `runner`: processed batch -> logits [B, C] (default PyTorch)."""
+        self._model, self.processor = model, processor
+        self.config = config if config is not None else model.config
+        self._folder = folder
+        self.onnx_file = onnx_file  # the ONNX file `runner` executes; None for the PyTorch backend
         self._runner = runner or self._torch_logits
         self.labels: list[str] = [self.config.id2label[i] for i in range(len(self.config.id2label))]
         self.multi_label = self.config.problem_type == "multi_label_classification"
@@ -76,32 +85,50 @@ class SensoryClassifier:
     def from_pretrained(cls, folder: str | Path, device: str | None = None, backend: str = "torch",
                         onnx_file: str | Path | None = None, onnx_threads: int | None = None
                         ) -> SensoryClassifier:
-        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx" (the file
-        `onnx_file`, default FOLDER/model.onnx, run by onnxruntime with `onnx_threads` intra-op threads)."""
-        from sensoryt5.alignment import SensoryProcessor
+        """Load a model folder written by `sensoryt5 train`; `backend` is "torch" or "onnx".
 
-        model = load_model(folder, device="cpu" if backend == "onnx" else device)
-        try:
-            processor = SensoryProcessor.from_pretrained(folder)
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
-        if processor.sensory_mode != model.config.sensory_mode or list(processor.lexicon.dims) != list(
-                model.config.sensory_dims):
-            raise ModelLoadError(f"{folder}: sensory_processor.json (sensory_mode {processor.sensory_mode}, "
-                                 f"sensory_dims {list(processor.lexicon.dims)}) disagrees with config.json "
-                                 f"(sensory_mode {model.config.sensory_mode}, "
-                                 f"sensory_dims {list(model.config.sensory_dims)})")
-        if backend == "torch":
-            return cls(model, processor)
+        "onnx" runs `onnx_file` (default FOLDER/model.onnx, else FOLDER/model.int8.onnx; see `onnx_file` and the
+        log line for the one chosen) with onnxruntime and `onnx_threads` intra-op threads. It never imports torch
+        and needs no model.safetensors (`model` loads the PyTorch model on first use; `explain` needs the torch
+        backend).
+        """
+        check_choice("backend", backend, BACKENDS)
         if backend == "onnx":
-            from sensoryt5.export import OnnxRunner
+            return cls._from_onnx(folder, onnx_file, onnx_threads)
+        model = load_model(folder, device=device)
+        return cls(model, _load_processor(folder, model.config))
 
-            runner = OnnxRunner(onnx_file or Path(folder) / "model.onnx", threads=onnx_threads)
-            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-            if runner.labels is not None and runner.labels != labels:
-                raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
-            return cls(model, processor, runner=runner)
-        raise ValueError(f"unknown backend {backend!r}; choose 'torch' or 'onnx'")
+    @classmethod
+    def _from_onnx(cls, folder: str | Path, onnx_file: str | Path | None, threads: int | None) -> SensoryClassifier:
+        """The ONNX classifier of `from_pretrained` (torch-free)."""
+        from sensoryt5.exported import ExportedConfig, OnnxRunner, find_onnx_file
+        from sensoryt5.oov_onnx import attach_onnx_embedder
+
+        folder = check_model_folder(folder, weights=False)
+        path = find_onnx_file(folder, onnx_file)
+        config = ExportedConfig.from_folder(folder)
+        processor = _load_processor(folder, config)
+        processor.return_tensors = "np"
+        oov = attach_onnx_embedder(processor.lexicon, folder)
+        runner = OnnxRunner(path, threads=threads)
+        labels = [config.id2label[i] for i in range(config.num_labels)]
+        if runner.labels is not None and runner.labels != labels:
+            raise ModelLoadError(f"{runner.path}: exported for labels {runner.labels}, but {folder} has {labels}")
+        logger.info("loaded the ONNX file %s (unknown words embedded: %s)", path, oov)
+        return cls(None, processor, runner=runner, config=config, folder=folder, onnx_file=path)
+
+    @property
+    def model(self) -> Any:
+        """The PyTorch model; an ONNX classifier loads it (CPU) from its folder's safetensors on first use."""
+        if self._model is None:
+            if self._folder is None:
+                raise ModelLoadError("this classifier has no PyTorch model")
+            try:
+                self._model = load_model(self._folder, device="cpu")
+            except ModelLoadError as error:
+                raise ModelLoadError(f"{self.onnx_file} runs without it, but the PyTorch model needs its weights: "
+                                     f"{error}") from error
+        return self._model
 
     @property
     def thresholds(self) -> list[float] | None:
@@ -197,7 +224,7 @@ class SensoryClassifier:
         return [{"label": self.labels[i], "score": float(row[i])} for i in list(order)[:top_k]]
 
     def explain(self, text: str, label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
-                attention: bool = False) -> dict[str, Any]:
+                attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE) -> dict[str, Any]:
         """Which words of `text`, and which of their senses, moved the prediction: Integrated Gradients (captum) of
         the class `label` (default: the top class), over the token embeddings and the sensory vectors.
 
@@ -208,10 +235,12 @@ class SensoryClassifier:
         vector) and `senses` (that part per dimension). `other_contribution` is what the tokens outside words
         (punctuation, special tokens) carry. `explained` says what was explained: `label`, `output` (probability,
         or sigmoid for multi-label models), `score` and `baseline_score` (see `sensoryt5.attribution` for the
-        baselines), `delta` (captum's convergence delta: the contributions sum to score − baseline_score − delta)
-        and `n_steps`. With `attention`, each word also gets `attention`: the adapter's attention its tokens
-        receive, averaged over the sensory queries (None for fusions without token attention) — attention weights,
-        not an explanation. `predictions` are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
+        baselines), `delta` (the convergence delta: the contributions sum to score − baseline_score − delta)
+        and `n_steps` (the steps the text ended with: it starts with `n_steps` and doubles, up to
+        `sensoryt5.attribution.MAX_STEPS`, while |delta| exceeds `tolerance`; None: no doubling). With `attention`,
+        each word also gets `attention`: the adapter's attention its tokens receive, averaged over the sensory
+        queries (None for fusions without token attention) — attention weights, not an explanation. `predictions`
+        are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
         A text longer than the model's window is always explained, and its predictions given, on its first
         `max_length` tokens (the truncated first window, whatever `long_text` `predict` is given); `truncated` says
         whether it was longer.
@@ -219,18 +248,22 @@ class SensoryClassifier:
         problem = text_problem(text)
         if problem:
             raise InputError(f"the text {problem.message}")
-        return self.explain_batch([text], label=label, top_k=top_k, n_steps=n_steps, attention=attention)[0]
+        return self.explain_batch([text], label=label, top_k=top_k, n_steps=n_steps, attention=attention,
+                                  tolerance=tolerance)[0]
 
     def explain_batch(self, texts: Sequence[str], label: str | None = None, top_k: int | None = 3,
-                      n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int = 8,
-                      progress: bool = False) -> list[dict[str, Any]]:
-        """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows);
-        results in input order; `progress` shows a tqdm bar on stderr."""
+                      n_steps: int = DEFAULT_STEPS, attention: bool = False, batch_size: int | None = None,
+                      progress: bool = False, tolerance: float | None = DEFAULT_TOLERANCE) -> list[dict[str, Any]]:
+        """`explain` for many texts, `batch_size` texts per Integrated Gradients pass (n_steps × batch_size rows;
+        default 8 on a GPU, 1 on the CPU, where 8 was slower, see BENCHMARKS.md `explain_speed`); results in input
+        order; `progress` shows a tqdm bar on stderr."""
         from tqdm.auto import tqdm
 
         from sensoryt5.alignment import _as_text_list
 
         _check_top_k(top_k)
+        if batch_size is None:
+            batch_size = 8 if next(self.model.parameters()).device.type == "cuda" else 1
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if self._runner != self._torch_logits:
@@ -245,7 +278,7 @@ class SensoryClassifier:
         with tqdm(total=len(batch), unit="text", desc="explain", disable=not progress) as bar:
             for idx in length_sorted_batches([len(t) for t in batch], batch_size):
                 for i, result in zip(idx, self._explain_chunk([batch[i] for i in idx], target, top_k, n_steps,
-                                                              attention)):
+                                                              attention, tolerance)):
                     results[i] = result
                 bar.update(len(idx))
         return results
@@ -259,7 +292,7 @@ class SensoryClassifier:
         return self.labels.index(label)
 
     def _explain_chunk(self, texts: list[str], target: int | None, top_k: int | None, n_steps: int,
-                       attention: bool) -> list[dict[str, Any]]:
+                       attention: bool, tolerance: float | None) -> list[dict[str, Any]]:
         """`explain` of one batch of texts (already checked)."""
         import torch
 
@@ -273,7 +306,8 @@ class SensoryClassifier:
         logits = output.logits.float().cpu().numpy()  # [B, C]
         probabilities = _sigmoid(logits) if self.multi_label else _softmax(logits)  # [B, C]
         targets = [int(np.argmax(row)) if target is None else target for row in probabilities]
-        parts = integrated_gradients(self.model, self.processor.tokenizer, features, targets, n_steps=n_steps)
+        parts = integrated_gradients(self.model, self.processor.tokenizer, features, targets, n_steps=n_steps,
+                                     tolerance=tolerance)
         received = None
         if attention and output.attentions is not None:
             received = output.attentions.float().cpu().numpy().mean(axis=1)  # [B, L_key]
@@ -301,7 +335,8 @@ class SensoryClassifier:
                 "text": text, "words": words, "other_contribution": float(token_total.sum() - in_words),
                 "explained": {"label": self.labels[targets[b]], "output": explained_output(self.model),
                               "score": float(parts.score[b]), "baseline_score": float(parts.baseline_score[b]),
-                              "delta": float(parts.delta[b]), "n_steps": n_steps, "method": "integrated_gradients"},
+                              "delta": float(parts.delta[b]), "n_steps": int(parts.n_steps[b]),
+                              "tolerance": tolerance, "method": "integrated_gradients"},
                 "predictions": self.ranked(probabilities[b], top_k), "sensory_coverage": coverage[b],
                 "truncated": bool(windows.truncated[b]),
             })
@@ -327,7 +362,8 @@ class SensoryClassifier:
 
     def explain_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      label: str | None = None, top_k: int | None = 3, n_steps: int = DEFAULT_STEPS,
-                     attention: bool = False, batch_size: int = 8, chunk_size: int = 64,
+                     attention: bool = False, tolerance: float | None = DEFAULT_TOLERANCE,
+                     batch_size: int | None = None, chunk_size: int = 64,
                      id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
                      ) -> dict[str, Any]:
         """`explain` every row of a CSV/TSV/JSONL/Parquet file into a JSON Lines, CSV or Parquet file, streamed in
@@ -340,10 +376,25 @@ class SensoryClassifier:
 
         def records(texts: list[str]) -> list[dict[str, Any]]:
             return self.explain_batch(texts, label=label, top_k=top_k, n_steps=n_steps, attention=attention,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, tolerance=tolerance)
 
         return map_file(input_path, output_path, records, "explain", text_column=text_column,
                         chunk_size=chunk_size, id_column=id_column, progress=progress, skip_invalid=skip_invalid)
+
+
+def _load_processor(folder: str | Path, config: Any) -> Any:
+    """The folder's SensoryProcessor; ModelLoadError when it cannot be rebuilt or disagrees with `config`."""
+    from sensoryt5.alignment import SensoryProcessor
+
+    try:
+        processor = SensoryProcessor.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelLoadError(f"{folder}: cannot rebuild the sensory processor ({one_line(error)})") from error
+    if processor.sensory_mode != config.sensory_mode or list(processor.lexicon.dims) != list(config.sensory_dims):
+        raise ModelLoadError(f"{folder}: sensory_processor.json (sensory_mode {processor.sensory_mode}, "
+                             f"sensory_dims {list(processor.lexicon.dims)}) disagrees with config.json "
+                             f"(sensory_mode {config.sensory_mode}, sensory_dims {list(config.sensory_dims)})")
+    return processor
 
 
 def _check_top_k(top_k: int | None) -> None:

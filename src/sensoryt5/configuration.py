@@ -13,12 +13,13 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 
 from .errors import check_choice
-from .fusion import FUSIONS
 from .norms import PERCEPTUAL, parse_dims
 
 SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
 PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")
 T5_STATES: tuple[str, ...] = ("decoder", "encoder")
+# The fusions `sensoryt5.fusion` builds, named here so that the configuration loads without torch.
+FUSIONS: tuple[str, ...] = ("paper", "residual", "gate", "late", "input")
 
 
 @strict
@@ -42,6 +43,8 @@ class SensoryConfig(PreTrainedConfig):
     label_thresholds (`list[float]`, *optional*): per-label decision thresholds of a multi-label model (0.5 each).
     class_weights (`list[float]`, *optional*): per-class cross-entropy weights (single-label) or per-label
         `pos_weight` of the binary cross-entropy (multi-label).
+    temperature (`float`, defaults to 1.0): the model divides its logits by it (temperature scaling fitted on dev
+        at the end of training, see `sensoryt5.calibration`; 1.0: uncalibrated).
     max_length (`int`, defaults to 128): token length the processor truncates to (stored, not used by the model).
     lexicon_config (`dict`): the lexicon/OOV settings the processor was built with (stored, not used by the model).
     classifier_dropout (`float`, defaults to 0.1): dropout before the classification head.
@@ -59,6 +62,7 @@ class SensoryConfig(PreTrainedConfig):
     adapter_heads: int | None = None
     label_thresholds: list[float | int] | None = None
     class_weights: list[float | int] | None = None
+    temperature: float | int = 1.0
     max_length: int = 128
     lexicon_config: dict[str, Any] = field(default_factory=dict)
     classifier_dropout: float | int = 0.1
@@ -78,6 +82,9 @@ class SensoryConfig(PreTrainedConfig):
             self.problem_type = "single_label_classification"
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"unsupported problem_type {self.problem_type!r}; choose from {', '.join(PROBLEM_TYPES)}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        self.temperature = float(self.temperature)
         for name in ("label_thresholds", "class_weights"):
             values = getattr(self, name)
             if values is not None:

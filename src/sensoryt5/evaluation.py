@@ -16,6 +16,7 @@ from sensoryt5.errors import InputError
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 CONFUSION_FILE = "confusion_matrix.png"
+RELIABILITY_FILE = "reliability.png"
 
 
 def dataset_slug(text: str) -> str:
@@ -115,9 +116,11 @@ def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, outp
     `split=None`: the test split, or every row of a single user file (see `load_split`). Multi-label models use
     the per-label thresholds tuned on dev at training time (micro- and macro-F1). `data_options` are passed to
     `load_dataset` over those recorded in the model's train_metrics.json. `ci` holds seeded 95% bootstrap intervals
-    of accuracy and macro-F1 over the evaluated rows. Texts longer than the model's window are read as
-    `long_text`, `stride` and `chunk_aggregate` say (see `SensoryClassifier.scores`); the report records the mode
-    and how many texts were `truncated` (longer than the window), and each predictions row its `truncated` flag.
+    of accuracy and macro-F1 over the evaluated rows. Single-label models also get `calibration` (ECE and Brier
+    score with and without the model's temperature, see `sensoryt5.calibration`) and a reliability diagram. Texts
+    longer than the model's window are read as `long_text`, `stride` and `chunk_aggregate` say (see
+    `SensoryClassifier.scores`); the report records the mode and how many texts were `truncated` (longer than the
+    window), and each predictions row its `truncated` flag.
     """
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.metrics import bootstrap_intervals, multi_label_metrics, per_class_report, single_label_metrics
@@ -143,10 +146,49 @@ def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, outp
               "model": str(model_dir), "predictions_file": str(out / PREDICTIONS_FILE), "long_text": long_text,
               "truncated": sum(scores.truncated)}
     if not clf.multi_label:
-        plot_confusion(gold, pred, clf.labels, out / CONFUSION_FILE, f"{model_dir.name} on {dataset}/{split}")
+        from sensoryt5.calibration import calibration_report, reliability_diagram
+
+        title = f"{model_dir.name} on {dataset}/{split}"
+        plot_confusion(gold, pred, clf.labels, out / CONFUSION_FILE, title)
         report["confusion_matrix_file"] = str(out / CONFUSION_FILE)
+        report["calibration"] = calibration_report(probabilities, gold, clf.config.temperature)
+        reliability_diagram(probabilities, gold, clf.config.temperature, out / RELIABILITY_FILE, title)
+        report["reliability_diagram_file"] = str(out / RELIABILITY_FILE)
     write_json(out / METRICS_FILE, report)
     return report
+
+
+def calibrate_model(model_dir: str | Path, dataset: str | None = None, batch_size: int = 64,
+                    classifier: Any = None) -> dict[str, Any]:
+    """Fit the temperature of a saved single-label model on the dev split of its training data (or of `dataset`),
+    as `train` does at its end, and write it into the folder's config.json and train_metrics.json (atomically).
+    Returns the fit (see `training.calibrate_on_dev`); OptionError for a multi-label model."""
+    from sensoryt5.atomic import atomic_open
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.errors import OptionError
+    from sensoryt5.model_folder import METRICS_FILE as TRAIN_METRICS
+    from sensoryt5.training import calibrate_on_dev
+
+    model_dir = Path(model_dir)
+    clf = classifier or SensoryClassifier.from_pretrained(model_dir)
+    if clf.multi_label:
+        raise OptionError("calibration is for single-label models; a multi-label model's per-label thresholds are "
+                          "tuned on dev instead")
+    metrics_path = model_dir / TRAIN_METRICS
+    recorded = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    dataset = dataset or recorded.get("config", {}).get("dataset")
+    if not dataset:
+        raise InputError(f"{model_dir} does not record its training data; name the data set to calibrate on")
+    part, split_labels, _ = load_split(dataset, "validation", recorded_data_options(model_dir))
+    gold = gold_matrix(part, clf.labels, split_labels, False, dataset)
+    probabilities = clf.predict_proba(list(part["text"]), batch_size=batch_size)  # [N, C], current temperature
+    logits = np.log(np.clip(probabilities, 1e-12, None))  # logits / T up to a constant per row
+    fit = {**calibrate_on_dev(clf.config, logits, gold), "dataset": dataset}
+    with atomic_open(model_dir / "config.json") as handle:
+        handle.write(clf.config.to_json_string())
+    if recorded:
+        write_json(metrics_path, {**recorded, "calibration": fit})
+    return fit
 
 
 def predicted_labels(clf: Any, probabilities: np.ndarray) -> np.ndarray:

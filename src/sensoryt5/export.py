@@ -1,4 +1,4 @@
-"""Export a saved SensoryT5 model to ONNX (`sensoryt5 export`) and run an exported file (`OnnxRunner`).
+"""Export a saved SensoryT5 model to ONNX (`sensoryt5 export`); `sensoryt5.exported.OnnxRunner` runs the file.
 
 The graph takes `input_ids` [batch, seq] int64, `attention_mask` [batch, seq] int64 and `sensory`
 [batch, seq, n_sensory] float32, and returns `logits` [batch, num_labels] float32; `batch` and `seq` are dynamic.
@@ -13,6 +13,10 @@ transposed tensor), so the backbone is exported with its eager attention (the sa
 
 `int8=True` applies onnxruntime dynamic quantisation: int8 weights (per output channel) for every MatMul with a
 constant weight, activations quantised per batch at run time; embeddings and the attention products stay float32.
+An int8 export also reports its label agreement with PyTorch: the share of dev texts (the validation split of the
+data set recorded in train_metrics.json, or the one given; at most `AGREEMENT_TEXTS`) whose predicted label (the
+label set, for multi-label models) is the same. A model that predicts unknown words also gets MODEL_DIR/oov_embedder/
+(`export_embedder`; see `sensoryt5.oov_onnx`).
 """
 
 from __future__ import annotations
@@ -31,11 +35,10 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from sensoryt5.atomic import default_mode
-from sensoryt5.errors import InputError, ModelLoadError
+from sensoryt5.errors import InputError
+from sensoryt5.exported import INPUT_DTYPES, OUTPUT_NAME, OnnxRunner, as_array
 
 FORMATS: tuple[str, ...] = ("onnx",)
-INPUT_DTYPES: dict[str, Any] = {"input_ids": np.int64, "attention_mask": np.int64, "sensory": np.float32}
-OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 18  # the opset the dynamo exporter writes natively; others go through the ONNX version converter
 MIN_OPSET, MAX_OPSET = 18, 22  # 23+ use an Attention op whose mask shape onnxruntime 1.32 rejects
 VERIFY_TOLERANCE = 1e-3  # max |logit difference| of an fp32 export against PyTorch before a file is kept
@@ -44,6 +47,12 @@ EXAMPLE_TEXTS = ("I felt the warm sun on my face at the beach.", "The loud crash
 CHECK_TEXTS = ("When my friend lied to me I was furious and bitter.", "Sweet honey cake!",
                "I heard a strange noise in the dark house and smelled smoke, and I could not move at all.")
 _QUIET_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
+EMBEDDER_TOLERANCE = 1e-4  # max |feature difference| of the OOV embedder against PyTorch before it is kept
+# Words that trace the OOV embedder's graph, and words (other lengths, sub-word splits) that check it.
+EMBEDDER_EXAMPLE_WORDS = ("sunshine", "zorblax")
+EMBEDDER_CHECK_WORDS = ("flibbertigibbet", "smartphone", "cat", "unputdownable", "hyperloop", "très", "e-scooter")
+AGREEMENT_SPLIT = "validation"
+AGREEMENT_TEXTS = 1000  # the first texts of the dev split that the int8 agreement is measured on
 
 
 @dataclass
@@ -56,72 +65,16 @@ class ExportResult:
     opset: int
     max_abs_diff: float  # of the fp32 graph's logits against PyTorch
     int8_max_abs_diff: float | None = None  # of the int8 graph's logits against PyTorch
+    agreement: float | None = None  # int8: share of `agreement_texts` dev texts predicted the same as by PyTorch
+    agreement_texts: int = 0
+    agreement_data: str | None = None  # "DATASET/SPLIT" of those texts, or why agreement was not measured
+    oov_embedder: Path | None = None  # MODEL_DIR/oov_embedder when the processor predicts unknown words
+    oov_embedder_written: bool = False  # False: an existing one was kept
 
 
 def default_output(model_dir: str | Path, int8: bool = False) -> Path:
     """Where `sensoryt5 export` writes by default: MODEL_DIR/model.onnx (model.int8.onnx with `int8`)."""
     return Path(model_dir) / ("model.int8.onnx" if int8 else "model.onnx")
-
-
-def default_providers() -> list[str]:
-    """CUDA then CPU when onnxruntime has CUDA, else CPU only."""
-    import onnxruntime as ort
-
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
-def _as_array(value: Any, dtype: Any) -> np.ndarray:
-    """A torch tensor or array-like as a contiguous NumPy array of `dtype`."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.ascontiguousarray(value, dtype=dtype)
-
-
-class OnnxRunner:
-    """An exported SensoryT5 file in an onnxruntime session: `runner(features)` gives logits [B, C] float32.
-
-    `features` is the processor's output (torch tensors or NumPy arrays): input_ids, attention_mask and sensory.
-    A missing, corrupt or foreign file raises ModelLoadError. `threads` sets onnxruntime's intra-op threads
-    (default: its own choice, one per physical core).
-    """
-
-    def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelLoadError(f"ONNX file {self.path} does not exist (write it with `sensoryt5 export MODEL_DIR`)")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers or default_providers())
-        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
-            raise ModelLoadError(f"cannot load the ONNX file {self.path}: {error}") from error
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        outputs = [o.name for o in self.session.get_outputs()]
-        if not {"input_ids", "attention_mask"} <= set(self.input_names) <= set(INPUT_DTYPES) or \
-                outputs != [OUTPUT_NAME]:
-            raise ModelLoadError(f"{self.path} is not a sensoryt5 export: it takes {self.input_names} and gives "
-                                 f"{outputs}; expected {list(INPUT_DTYPES)} -> ['{OUTPUT_NAME}']")
-        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-
-    @property
-    def labels(self) -> list[str] | None:
-        """Label names recorded at export (None for files written elsewhere)."""
-        labels = self.metadata.get("sensoryt5.labels")
-        return json.loads(labels) if labels else None
-
-    def __call__(self, features: Mapping[str, Any]) -> np.ndarray:
-        """Logits [B, C] float32 of one processed batch."""
-        missing = [name for name in self.input_names if name not in features]
-        if missing:
-            raise ValueError(f"features lack {missing}; {self.path} needs {self.input_names}")
-        feed = {name: _as_array(features[name], INPUT_DTYPES[name]) for name in self.input_names}
-        return self.session.run([OUTPUT_NAME], feed)[0]
 
 
 def _logits_module(model: Any) -> Any:
@@ -141,23 +94,32 @@ def _logits_module(model: Any) -> Any:
 
 
 @contextmanager
-def _export_mode(model: Any) -> Iterator[None]:
-    """Eager attention in the backbone, and the exporter's logs and warnings silenced; all restored afterwards."""
-    backbone = model.backbone
-    attention = backbone.config._attn_implementation
+def quiet_exporter() -> Iterator[None]:
+    """The exporter's logs and warnings silenced; restored afterwards."""
     loggers = {name: logging.getLogger(name) for name in _QUIET_LOGGERS}
     levels = {name: logger.level for name, logger in loggers.items()}
     try:
-        backbone.set_attn_implementation("eager")
         for logger in loggers.values():
             logger.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        backbone.set_attn_implementation(attention)
         for name, logger in loggers.items():
             logger.setLevel(levels[name])
+
+
+@contextmanager
+def _export_mode(model: Any) -> Iterator[None]:
+    """Eager attention in the backbone, and the exporter quiet (`quiet_exporter`); all restored afterwards."""
+    backbone = model.backbone
+    attention = backbone.config._attn_implementation
+    try:
+        backbone.set_attn_implementation("eager")
+        with quiet_exporter():
+            yield
+    finally:
+        backbone.set_attn_implementation(attention)
 
 
 def export_model(model: Any, example: Mapping[str, Any], path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
@@ -172,7 +134,7 @@ def export_model(model: Any, example: Mapping[str, Any], path: str | Path, opset
 
     model = model.float().cpu().eval()
     names = list(INPUT_DTYPES)
-    example = {name: torch.as_tensor(_as_array(example[name], INPUT_DTYPES[name])) for name in names}
+    example = {name: torch.as_tensor(as_array(example[name], INPUT_DTYPES[name])) for name in names}
     if example["input_ids"].shape[0] < 2 or example["input_ids"].shape[1] < 2:
         raise ValueError(f"the example batch must hold at least 2 texts of at least 2 tokens, got "
                          f"{tuple(example['input_ids'].shape)}")
@@ -222,6 +184,60 @@ def max_abs_difference(model: Any, path: str | Path, features: Mapping[str, Any]
     return float(np.abs(OnnxRunner(path, providers=["CPUExecutionProvider"])(features) - reference).max())
 
 
+def predicted_labels(logits: np.ndarray, thresholds: list[float] | None) -> list[tuple[int, ...]]:
+    """Per text, its predicted label indices: the argmax of logits [N, C] (`thresholds` None), else those whose
+    sigmoid reaches their threshold."""
+    if thresholds is None:
+        return [(int(i),) for i in logits.argmax(axis=1)]
+    over = 1.0 / (1.0 + np.exp(-logits)) >= np.asarray(thresholds)  # [N, C]
+    return [tuple(int(i) for i in np.flatnonzero(row)) for row in over]
+
+
+def label_agreement(model: Any, processor: Any, path: str | Path, texts: list[str], batch_size: int = 32) -> float:
+    """Share of `texts` whose predicted label (label set for a multi-label `model`) is the same in PyTorch and
+    in the ONNX file at `path`, batched as `SensoryClassifier.predict` batches them (int8 activations are
+    quantised per batch, so a batch's padding can tip a near tie)."""
+    import torch
+
+    from sensoryt5.classifier import length_sorted_batches
+
+    config = model.config
+    thresholds = None
+    if config.problem_type == "multi_label_classification":
+        thresholds = list(config.label_thresholds or [0.5] * config.num_labels)
+    runner = OnnxRunner(path, providers=["CPUExecutionProvider"])
+    same = 0
+    for idx in length_sorted_batches([len(t) for t in texts], batch_size):
+        features = processor([texts[i] for i in idx])
+        with torch.inference_mode():
+            reference = model(**{k: v.to(model.device) for k, v in features.items()}).logits.float().cpu().numpy()
+        same += sum(a == b for a, b in zip(predicted_labels(reference, thresholds),
+                                           predicted_labels(runner(features), thresholds)))
+    return same / len(texts)
+
+
+def dev_texts(folder: Path, dataset: str | None = None, split: str = AGREEMENT_SPLIT) -> tuple[list[str], str]:
+    """The first `AGREEMENT_TEXTS` texts of `split` of `dataset` (default: the data set recorded in the folder's
+    train_metrics.json) and "DATASET/SPLIT"; ([], reason) when no data set is recorded or it cannot be found."""
+    from sensoryt5.evaluation import load_split, recorded_data_options
+    from sensoryt5.model_folder import METRICS_FILE
+
+    given = dataset is not None
+    if dataset is None:
+        metrics = folder / METRICS_FILE
+        recorded = json.loads(metrics.read_text(encoding="utf-8")).get("config", {}) if metrics.is_file() else {}
+        dataset = recorded.get("dataset")
+        if not dataset:
+            return [], f"no data set recorded in {METRICS_FILE}; pass --dataset"
+    try:
+        part, _, split = load_split(dataset, split, recorded_data_options(folder))
+    except (InputError, OSError, ValueError) as error:
+        if given:
+            raise InputError(f"--dataset {dataset} --split {split}: {error}") from error
+        return [], f"the training data {dataset} cannot be read ({error}); pass --dataset"
+    return list(part["text"])[:AGREEMENT_TEXTS], f"{dataset}/{split}"
+
+
 @contextmanager
 def _staged(output: Path) -> Iterator[Path]:
     """A path named like `output` in a temporary folder beside it; on success the folder's files replace
@@ -260,14 +276,19 @@ def check_export_options(model_dir: str | Path, output: str | Path, fmt: str = "
 
 
 def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8: bool = False,
-                opset: int = DEFAULT_OPSET, overwrite: bool = False, fmt: str = "onnx") -> ExportResult:
+                opset: int = DEFAULT_OPSET, overwrite: bool = False, fmt: str = "onnx", dataset: str | None = None,
+                split: str = AGREEMENT_SPLIT) -> ExportResult:
     """Export the model folder `model_dir` to ONNX at `output` (default `default_output`), fp32 or `int8`.
 
     The file is written under a temporary name and renamed into place only after its fp32 graph matched PyTorch
     on `CHECK_TEXTS` (a different batch size and length than the traced example) within `VERIFY_TOLERANCE`.
+    An int8 file's label agreement with PyTorch is measured on `split` of `dataset` (see `dev_texts`). When the
+    processor predicts unknown words, MODEL_DIR/oov_embedder/ is written too (kept if present, unless
+    `overwrite`), so that the folder predicts them without torch (see `sensoryt5.oov_onnx`).
     """
     output = Path(output) if output is not None else default_output(model_dir, int8)
     folder = check_export_options(model_dir, output, fmt, opset, overwrite)
+    texts, data = dev_texts(folder, dataset, split) if int8 else ([], None)
 
     from sensoryt5.alignment import SensoryProcessor
     from sensoryt5.model_folder import load_model
@@ -283,10 +304,95 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
         if not diff <= VERIFY_TOLERANCE:
             raise RuntimeError(f"the ONNX graph of {folder} differs from PyTorch by {diff:.3g} (> "
                                f"{VERIFY_TOLERANCE:g}); please report this as a sensoryt5 bug")
-        int8_diff = None
+        int8_diff = agreement = None
         if int8:
             quantize_int8(fp32, target)
             shutil.rmtree(fp32.parent)
             int8_diff = max_abs_difference(model, target, check)
+            agreement = label_agreement(model, processor, target, texts) if texts else None
+        embedder, written = _write_oov_embedder(folder, processor, overwrite)
     return ExportResult(path=output, size_bytes=output.stat().st_size, int8=int8, opset=opset, max_abs_diff=diff,
-                        int8_max_abs_diff=int8_diff)
+                        int8_max_abs_diff=int8_diff, agreement=agreement, agreement_texts=len(texts),
+                        agreement_data=data, oov_embedder=embedder, oov_embedder_written=written)
+
+
+def _write_oov_embedder(folder: Path, processor: Any, overwrite: bool) -> tuple[Path | None, bool]:
+    """FOLDER/oov_embedder for a processor that predicts unknown words (None otherwise), and whether it was
+    written now (an existing one is kept unless `overwrite`)."""
+    from sensoryt5.oov_onnx import EMBEDDER_FILE, EMBEDDER_FOLDER
+
+    if processor.lexicon.oov_embedder is None:
+        return None, False
+    path = folder / EMBEDDER_FOLDER
+    if (path / EMBEDDER_FILE).is_file() and not overwrite:
+        return path, False
+    return export_embedder(path), True
+
+
+def export_embedder(output: str | Path) -> Path:
+    """Write the MiniLM of `MiniLMEmbedder` as FOLDER/`EMBEDDER_FILE` with its tokenizer files into `output`
+    (replaced), after checking its features against PyTorch on `EMBEDDER_CHECK_WORDS`; returns `output`."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from sensoryt5.backbones import quiet_weight_loading, resolve_backbone
+    from sensoryt5.oov_onnx import EMBEDDER_FILE, INPUT_NAMES
+    from sensoryt5.oov_onnx import OUTPUT_NAME as STATES
+
+    output = Path(output)
+    staging = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        path = resolve_backbone("minilm")
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        with quiet_weight_loading():
+            model = AutoModel.from_pretrained(path, attn_implementation="eager").float().eval()
+        tokenizer.save_pretrained(str(staging))
+        example = tokenizer(list(EMBEDDER_EXAMPLE_WORDS), padding=True, return_tensors="pt")
+        dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")}
+        with quiet_exporter():
+            program = torch.onnx.export(_states_module(model), (), kwargs={n: example[n] for n in INPUT_NAMES},
+                                        input_names=list(INPUT_NAMES), output_names=[STATES],
+                                        dynamic_shapes={n: dims for n in INPUT_NAMES}, dynamo=True, optimize=True,
+                                        verbose=False)
+        program.save(str(staging / EMBEDDER_FILE))
+        _check_embedder(staging)
+        shutil.rmtree(output, ignore_errors=True)
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def _check_embedder(folder: Path) -> None:
+    """RuntimeError unless the ONNX embedder in `folder` gives PyTorch's features on `EMBEDDER_CHECK_WORDS`."""
+    from sensoryt5.oov import MiniLMEmbedder
+    from sensoryt5.oov_onnx import OnnxMiniLMEmbedder
+
+    reference = MiniLMEmbedder().embed(list(EMBEDDER_CHECK_WORDS))
+    exported = OnnxMiniLMEmbedder(folder).embed(list(EMBEDDER_CHECK_WORDS))
+    diff = max(float(np.abs(reference.dense - exported.dense).max()),
+               float(np.abs(reference.keys - exported.keys).max()))
+    if not diff <= EMBEDDER_TOLERANCE:
+        raise RuntimeError(f"the ONNX OOV embedder differs from PyTorch by {diff:.3g} (> {EMBEDDER_TOLERANCE:g}); "
+                           "please report this as a sensoryt5 bug")
+
+
+def _states_module(model: Any) -> Any:
+    """`model` as a module mapping (input_ids, attention_mask, token_type_ids) to its stacked hidden states
+    [batch, 7, seq, 384]."""
+    import torch
+    from torch import nn
+
+    class AllStates(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             output_hidden_states=True)
+            return torch.stack(out.hidden_states, 1)
+
+    return AllStates().eval()

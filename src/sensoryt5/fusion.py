@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sensoryt5.configuration import FUSIONS
 from sensoryt5.errors import OptionError
 
 
@@ -179,7 +180,6 @@ class InputFusion(nn.Module):
 
 
 TOKEN_FUSIONS: dict[str, type[TokenFusion]] = {"paper": PaperFusion, "residual": ResidualFusion, "gate": GateFusion}
-FUSIONS: tuple[str, ...] = (*TOKEN_FUSIONS, "late", "input")
 
 
 def build_fusion(fusion: str, n_sensory: int, query_hidden_size: int, d_model: int, key_dim: int | None,

@@ -27,7 +27,7 @@ import numpy as np
 from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms, parse_dims
 
 if TYPE_CHECKING:
-    from sensoryt5.oov import OOVRegressor
+    from sensoryt5.oov import Embedder, OOVRegressor
 
 SOURCES: tuple[str, ...] = ("exact", "lemma", "multiword", "predicted", "missing")
 FOUND_SOURCES: frozenset[str] = frozenset({"exact", "lemma", "multiword"})
@@ -112,6 +112,7 @@ class SensoryLexicon:
             if " " in entry or "-" in entry:
                 self.multiword_rows[phrase_key(entry)] = row
         self._lemma_memo: dict[str, int] = {}
+        self._embedder: Embedder | None = None  # replaces the `oov_embedder` one (see `use_embedder`)
 
     @property
     def n_dims(self) -> int:
@@ -129,7 +130,13 @@ class SensoryLexicon:
             return None
         from sensoryt5.oov import OOVRegressor
 
-        return OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir)
+        regressor = OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir)
+        return regressor.with_embedder(self._embedder) if self._embedder is not None else regressor
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Embed unknown words with `embedder` (the same features as `oov_embedder`'s, computed another way, e.g.
+        `sensoryt5.oov_onnx.OnnxMiniLMEmbedder`); call it before the first look-up."""
+        self._embedder = embedder
 
     def lookup(self, word: str) -> WordLookup:
         """Look up one word or multi-word phrase."""

@@ -197,7 +197,7 @@ def _usage_section(name: str) -> str:
         "from sensoryt5 import SensoryClassifier", "",
         f'clf = SensoryClassifier.from_pretrained("{name}")',
         'clf.predict(["I smelled fresh bread and heard loud music."], top_k=3)',
-        'clf.explain("The soup smelled wonderful.")  # each word\'s sensory vector and attention',
+        'clf.explain("The soup smelled wonderful.")  # each word\'s contribution (Integrated Gradients), by sense',
         "```", "",
         "With transformers' pipeline (importing `sensoryt5` registers the `sensoryt5` model type):", "",
         "```python",

@@ -20,8 +20,10 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 METRICS_FILE = "train_metrics.json"  # the training metrics saved beside the weights
 
 
-def check_model_folder(folder: str | Path) -> Path:
-    """Validate a saved model folder before loading it; ModelLoadError says what is wrong and what to do."""
+def check_model_folder(folder: str | Path, weights: bool = True) -> Path:
+    """Validate a saved model folder before loading it; ModelLoadError says what is wrong and what to do.
+
+    `weights=False` skips the safetensors check (an exported folder served by onnxruntime needs no weights)."""
     from sensoryt5.alignment import PROCESSOR_FILE
 
     path = Path(folder)
@@ -39,7 +41,7 @@ def check_model_folder(folder: str | Path) -> Path:
         raise ModelLoadError(f"{config_file} is not a valid JSON object: {error}") from error
     if model_type != "sensoryt5":
         raise ModelLoadError(f"{path} holds a {model_type!r} model, not a sensoryt5 model")
-    if not any(path.glob("*.safetensors")):
+    if weights and not any(path.glob("*.safetensors")):
         pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
         if pickles:
             raise ModelLoadError(

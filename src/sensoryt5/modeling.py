@@ -299,7 +299,7 @@ class SensoryT5ForSequenceClassification(SensoryT5PreTrainedModel):
         else:
             keys = self.backbone_keys(hidden) if self.fusion.uses_keys else None  # [B, L, k] or None
             pooled, weights = self.fusion(hidden, keys, sensory, attention_mask, output_attentions)
-        logits = self.classifier(self.dropout(pooled))  # [B, C]
+        logits = self.classifier(self.dropout(pooled)) / self.config.temperature  # [B, C], calibrated
         loss = self.loss(logits, labels) if labels is not None else None
         weights = weights if output_attentions else None
         if not return_dict:

@@ -338,6 +338,11 @@ class OOVRegressor:
         regressor._embedder = model
         return regressor
 
+    def with_embedder(self, embedder: Embedder) -> OOVRegressor:
+        """This regressor, embedding words with `embedder` (one giving the features of `self.embedder`'s)."""
+        self._embedder = embedder
+        return self
+
     def predict(self, words: Sequence[str]) -> np.ndarray:
         """[len(words), 11] float32 ratings in `SENSORIMOTOR` order, clipped to 0..5 (embedding batched)."""
         if len(words) == 0:

@@ -185,11 +185,17 @@ def interval_heat_map(rows: Sequence[str], senses: Sequence[str], cells: Sequenc
 
 def write_profile(profile: dict[str, Any], folder: str | Path) -> list[Path]:
     """Write `profile.json`, `profile.md` and `profile.png` into `folder` (created); returns their paths."""
+    return write_report(folder, "profile", profile, markdown(profile), lambda path: heat_map(profile, path))
+
+
+def write_report(folder: str | Path, stem: str, payload: dict[str, Any], text: str,
+                 draw: Callable[[Path], None]) -> list[Path]:
+    """Write STEM.json (`payload`), STEM.md (`text`) and STEM.png (`draw(path)`) into `folder`, each atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "profile.json", folder / "profile.md", folder / "profile.png"]
-    write_json(paths[0], profile)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.png"]
+    write_json(paths[0], payload)
     with atomic_open(paths[1]) as handle:
-        handle.write(markdown(profile))
-    heat_map(profile, paths[2])
+        handle.write(text)
+    draw(paths[2])
     return paths

@@ -53,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import OptionError
+from sensoryt5.exported import find_onnx_file
 from sensoryt5.long_text import check_long_text
 from sensoryt5.model_folder import check_model_folder
 from sensoryt5.texts import text_problem
@@ -61,7 +62,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 STATIC = resources.files("sensoryt5") / "static"
 TopK = Annotated[StrictInt, Field(ge=1, description="Return at most this many labels per text.")]
-MAX_STEPS = 256  # most Integrated Gradients steps one /v1/explain request may ask for (each costs a batch row)
+MAX_REQUEST_STEPS = 256  # most Integrated Gradients steps one /v1/explain request may ask for (each costs a batch row)
 
 
 class PredictRequest(BaseModel):
@@ -79,7 +80,8 @@ class ExplainRequest(BaseModel):
     text: StrictStr = Field(description="The text to explain.")
     top_k: TopK | None = 5
     label: StrictStr | None = Field(None, description="The class to explain (default: the top class).")
-    n_steps: StrictInt = Field(DEFAULT_STEPS, ge=2, le=MAX_STEPS, description="Integrated Gradients steps.")
+    n_steps: StrictInt = Field(DEFAULT_STEPS, ge=2, le=MAX_REQUEST_STEPS,
+                               description="Integrated Gradients steps to start with (doubled where |delta| > 0.01).")
     attention: StrictBool = Field(False, description="Also give each word the adapter's attention weight "
                                                      "(attention, not an explanation).")
 
@@ -391,23 +393,29 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_batch_size: int = 64,
           max_text_length: int = 2000, batch_wait_ms: float = 5.0, model_batch_size: int = 32,
-          device: str | None = None, log_level: str = "info", long_text: str = "truncate", stride: int | None = None,
-          chunk_aggregate: str | None = None) -> None:
+          device: str | None = None, log_level: str = "info", backend: str = "torch", long_text: str = "truncate",
+          stride: int | None = None, chunk_aggregate: str | None = None) -> None:
     """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise);
     `/v1/predict` reads long texts as `long_text`, `stride` and `chunk_aggregate` say.
 
     The body of `sensoryt5 serve`: a wrong folder or a taken port fails at once, before the model is loaded.
+    `backend` is "torch" or "onnx" (see `SensoryClassifier.from_pretrained`; the ONNX file is logged once).
     """
     import uvicorn
 
-    check_model_folder(model_dir)
+    check_model_folder(model_dir, weights=backend != "onnx")
     check_long_text(long_text, stride, chunk_aggregate)
+    if backend == "onnx":
+        find_onnx_file(model_dir)
     sock = listening_socket(host, port)
-    classifier = SensoryClassifier.from_pretrained(model_dir, device=device)
+    classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
     app = create_app(classifier, max_batch_size=max_batch_size, max_text_length=max_text_length,
                      batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, long_text=long_text,
                      stride=stride, chunk_aggregate=chunk_aggregate)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     address = f"[{host}]" if ":" in host else host
-    logging.getLogger("uvicorn.error").info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    log = logging.getLogger("uvicorn.error")  # configured by uvicorn.Config
+    log.info("Serving %s on http://%s:%d (Ctrl+C to stop)", model_dir, address, port)
+    if classifier.onnx_file is not None:
+        log.info("Running %s with onnxruntime", classifier.onnx_file)
     uvicorn.Server(config).run(sockets=[sock])

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sensoryt5.backbones import DEFAULT_BACKBONE
-from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line
+from sensoryt5.errors import OptionError, SensoryT5Error, check_choice, one_line, option
 from sensoryt5.legacy import current_keys
 from sensoryt5.model_folder import write_model_folder
 
@@ -82,11 +82,17 @@ class TrainingConfig:
         "flag": "--seed", "help": "Random seed (model init, data order, random/shuffled modes)."})
     max_train_samples: int | None = field(default=None, metadata={
         "flag": "--max-train-samples", "help": "Use only this many (seeded) training examples."})
+    examples_per_class: int | None = field(default=None, metadata={
+        "flag": "--examples-per-class", "help": "Train on only this many seeded examples of each class (all of a "
+                                                "class that has fewer); single-label data only."})
     early_stopping_patience: int | None = field(default=2, metadata={
         "flag": "--patience", "help": "Early stopping after this many evaluations without improvement (0: off)."})
     class_weights: bool | None = field(default=None, metadata={
         "flag": "--class-weights", "help": "Weight the loss by inverse class frequency (default: on for "
                                            "multi-label data, as BCE pos_weight; off for single-label)."})
+    calibrate: bool | None = field(default=None, metadata={
+        "flag": "--calibrate", "help": "Fit a temperature on dev at the end of training so that the scores are "
+                                       "calibrated (default: on for single-label data; not for multi-label)."})
     save_steps: int | None = field(default=None, metadata={
         "flag": "--save-steps", "help": "Checkpoint and evaluate every N steps instead of every epoch."})
     keep_checkpoints: bool = field(default=False, metadata={
@@ -107,7 +113,8 @@ class TrainingConfig:
     label_map: str | None = field(default=None, metadata={
         "flag": "--label-map",
         "help": "JSON object or two-column CSV file renaming raw labels after case folding (e.g. GoEmotions to "
-                "Ekman's six); a label it lacks is an error."})
+                "Ekman's six; null or an empty second column drops a label's rows), or a shipped map for the "
+                "bundled sets: four-emotions (anger, fear, joy, sadness); a label it lacks is an error."})
     skip_invalid: bool = field(default=False, metadata={
         "flag": "--skip-invalid",
         "help": "Skip invalid rows of a user file (counted per reason when loading) instead of stopping at the "
@@ -133,11 +140,14 @@ class TrainingConfig:
         if self.early_stopping_patience == 0:
             self.early_stopping_patience = None
         positive = ("epochs", "batch_size", "eval_batch_size", "max_length",
-                    "gradient_accumulation_steps", "max_train_samples", "early_stopping_patience", "save_steps")
+                    "gradient_accumulation_steps", "max_train_samples", "examples_per_class", "early_stopping_patience",
+                    "save_steps")
         for name in positive:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise _field_error(name, f"must be positive, got {value!r}")
+        if self.examples_per_class is not None and self.max_train_samples is not None:
+            raise _field_error("examples_per_class", "and --max-train-samples exclude each other; choose one")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise _field_error("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}")
         for name in ("learning_rate", "weight_decay"):  # a learning rate of 0 keeps the initial weights
@@ -192,6 +202,31 @@ def learning_rate(config: TrainingConfig, multi_label: bool) -> float:
     if config.learning_rate is not None:
         return config.learning_rate
     return MULTI_LABEL_LEARNING_RATE if multi_label else PAPER_LEARNING_RATE
+
+
+def uses_calibration(config: TrainingConfig, multi_label: bool) -> bool:
+    """`calibrate` when set, else on for single-label data; OptionError for multi-label data (its per-label
+    thresholds are tuned on dev instead)."""
+    if multi_label and config.calibrate:
+        raise OptionError(f"{option('calibrate')} is for single-label data; a multi-label model's per-label "
+                          "thresholds are tuned on dev instead")
+    return (not multi_label) if config.calibrate is None else config.calibrate
+
+
+def calibrate_on_dev(model_config: Any, dev_logits: np.ndarray, dev_labels: np.ndarray) -> dict[str, float]:
+    """Fit the temperature on dev (logits [N, C] of the uncalibrated model, class ids [N]), store it in
+    `model_config`, and return it with the dev NLL and ECE before and after."""
+    from sensoryt5.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
+
+    logits = np.asarray(dev_logits, dtype=np.float64) * model_config.temperature  # undo an earlier temperature
+    labels = np.asarray(dev_labels).reshape(-1)
+    temperature = fit_temperature(logits, labels)
+    model_config.temperature = temperature
+    return {"temperature": temperature, "fitted_on": "validation",
+            "dev_nll_before": negative_log_likelihood(logits, labels),
+            "dev_nll_after": negative_log_likelihood(logits, labels, temperature),
+            "dev_ece_before": expected_calibration_error(softmax(logits), labels),
+            "dev_ece_after": expected_calibration_error(softmax(logits / temperature), labels)}
 
 
 def _loss_weights(config: TrainingConfig, dataset: Any, n_labels: int, multi_label: bool) -> list[float] | None:
@@ -373,7 +408,8 @@ def _prepare_output(config: TrainingConfig, is_main: bool) -> Path:
 
 
 def _load_splits(config: TrainingConfig) -> tuple[Any, Any]:
-    """The data set and its training split (cut to `max_train_samples` seeded examples when asked)."""
+    """The data set and its training split (cut to `max_train_samples` seeded examples, or to `examples_per_class`
+    seeded examples of each class, when asked)."""
     from sensoryt5.data import load_dataset
 
     dataset = load_dataset(config.dataset, text_column=config.text_column, label_column=config.label_column,
@@ -383,7 +419,26 @@ def _load_splits(config: TrainingConfig) -> tuple[Any, Any]:
     train_split = dataset["train"]
     if config.max_train_samples is not None and config.max_train_samples < len(train_split):
         train_split = train_split.shuffle(seed=config.seed).select(range(config.max_train_samples))
+    if config.examples_per_class is not None:
+        train_split = per_class_subset(train_split, config.examples_per_class, config.seed)
     return dataset, train_split
+
+
+def per_class_subset(train_split: Any, n: int, seed: int) -> Any:
+    """`n` seeded training examples of each class (`examples_per_class`); a one-line note names the classes that
+    have fewer. OptionError for multi-label data."""
+    from sensoryt5.data import is_multi_label, label_array, label_names
+    from sensoryt5.data.split import examples_per_class
+
+    if is_multi_label(train_split):
+        raise _field_error("examples_per_class", "is not supported for multi-label data (a row has several "
+                                                 "classes); use --max-train-samples")
+    indices, short = examples_per_class(label_array(train_split), n, seed)
+    if short:
+        names = label_names(train_split)
+        print(f"--examples-per-class {n}: fewer training examples in "
+              + ", ".join(f"{names[label]} ({count})" for label, count in short.items()) + "; using all of them")
+    return train_split.select(indices)
 
 
 def _build_processor(config: TrainingConfig, backbone: str) -> Any:
@@ -483,10 +538,11 @@ def _fit(config: TrainingConfig, output: Path, model: Any, processor: Any, datas
     return trainer, train_result
 
 
-def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: bool
-                 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Dev scores of the selected model (for multi-label, after tuning its per-label thresholds on dev) and the
-    diagnostics `train_report.dev_diagnostics` adds (dev macro-F1 at 0.5, constant-prediction warnings)."""
+def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: bool, calibrate: bool
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Dev scores of the selected model (for multi-label, after tuning its per-label thresholds on dev; for
+    single-label with `calibrate`, with the temperature fitted on dev under `calibration`) and the diagnostics
+    `train_report.dev_diagnostics` adds (dev macro-F1 at 0.5, constant-prediction warnings)."""
     import torch
 
     from sensoryt5.metrics import multi_label_metrics, tune_thresholds
@@ -497,6 +553,8 @@ def _dev_metrics(trainer: Any, dataset: Any, labels: list[str], multi_label: boo
     if not multi_label:
         scores = {k.removeprefix("test_"): v for k, v in dev.metrics.items()
                   if k.removeprefix("test_") in ("accuracy", "macro_f1", "weighted_f1")}
+        if calibrate:
+            scores["calibration"] = calibrate_on_dev(trainer.model.config, dev_logits, dev.label_ids)
     else:
         probabilities = torch.sigmoid(torch.from_numpy(dev_logits)).numpy()
         trainer.model.config.label_thresholds = tune_thresholds(dev.label_ids, probabilities)
@@ -520,12 +578,14 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     output = _prepare_output(config, is_main)
     dataset, train_split = _load_splits(config)
     labels, multi_label = label_names(dataset), is_multi_label(dataset)
+    calibrate = uses_calibration(config, multi_label)
     _announce(config, is_main, backbone, dataset, len(train_split))
     processor = _build_processor(config, backbone)
     coverage = processor.coverage(train_split["text"]) if config.sensory_mode != "none" else None
     model = _build_model(config, backbone, processor, labels, multi_label, train_split)
     trainer, train_result = _fit(config, output, model, processor, dataset, train_split, multi_label, is_main)
-    dev_scores, diagnostics = _dev_metrics(trainer, dataset, labels, multi_label)
+    dev_scores, diagnostics = _dev_metrics(trainer, dataset, labels, multi_label, calibrate)
+    calibration = dev_scores.pop("calibration", None)
     metrics = {
         "config": asdict(config),
         "command": training_command(config),
@@ -537,6 +597,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_dev_macro_f1": trainer.state.best_metric,
         "dev": dev_scores,
+        "calibration": calibration,
         "epochs_run": trainer.state.epoch,
         "history": [h for h in trainer.state.log_history if "eval_macro_f1" in h],
         "train_runtime_s": train_result.metrics.get("train_runtime"),

@@ -52,6 +52,7 @@ def _register() -> None:
     app.add_typer(data_cmd.app, name="data")
     app.command()(train_cmd.train)
     app.command()(train_cmd.evaluate)
+    app.command()(train_cmd.calibrate)
     app.command()(train_cmd.reproduce)
     app.command()(compare_cmd.compare)
     app.command()(export_cmd.export)

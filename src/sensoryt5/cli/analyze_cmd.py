@@ -12,9 +12,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.cli.checks import DEVICE, check_device
-from sensoryt5.cli.predict_cmd import AS_JSON, MODEL_DIR, PROGRESS
+from sensoryt5.cli.predict_cmd import AS_JSON, EXPLAIN_BATCH, MODEL_DIR, PROGRESS, STEPS
 from sensoryt5.errors import InputError
 
 console = Console()
@@ -27,8 +26,8 @@ def analyze(
                                                 "file is used whole unless a split is named; keep test for a final "
                                                 "report)."),
     max_samples: int | None = typer.Option(None, min=1, help="Explain only this many (seeded) texts of the split."),
-    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps."),
-    batch_size: int = typer.Option(8, min=1, help="Texts per Integrated Gradients pass."),
+    steps: int = STEPS,
+    batch_size: int | None = EXPLAIN_BATCH,
     output: Path | None = typer.Option(None, help="Folder for analysis.json, analysis.md and the heat map "
                                                   "analysis.png (default MODEL_DIR/analyze-DATASET-SPLIT)."),
     seed: int = typer.Option(0, help="Seed of the sample and of the bootstrap intervals."),

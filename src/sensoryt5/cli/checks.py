@@ -15,6 +15,8 @@ STRIDE = typer.Option(None, "--stride", help="With --long-text chunk: tokens con
                                              "(default: a quarter of max_length; at most half).")
 CHUNK_AGGREGATE = typer.Option(None, "--chunk-aggregate", help="With --long-text chunk: how the windows' logits "
                                                                "make a text's: mean (default) or max.")
+BACKEND = typer.Option("torch", help="torch (PyTorch) or onnx (onnxruntime on MODEL_DIR/model.onnx, else "
+                                     "model.int8.onnx, written by `sensoryt5 export`; needs no torch).")
 
 
 def available_devices() -> list[str]:
@@ -26,6 +28,17 @@ def available_devices() -> list[str]:
     if mps is not None and mps.is_available():
         devices.append("mps")
     return devices
+
+
+def check_backend(backend: str, device: str | None) -> None:
+    """OptionError naming `--backend` unless it is torch or onnx, or `--device` when it is given with onnx."""
+    from sensoryt5.classifier import BACKENDS
+
+    if backend not in BACKENDS:
+        raise OptionError(f"--backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    if backend == "onnx" and device is not None:
+        raise OptionError(f"--device {device} applies to --backend torch only (onnxruntime picks CUDA when it "
+                          "has it, else the CPU)")
 
 
 def check_device(device: str | None) -> None:

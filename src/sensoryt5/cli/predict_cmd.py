@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sensoryt5.attribution import DEFAULT_STEPS
-from sensoryt5.cli.checks import CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_device
+from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
+from sensoryt5.cli.checks import BACKEND, CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_backend, check_device
 from sensoryt5.errors import InputError
 from sensoryt5.long_text import check_long_text
 
@@ -32,12 +32,19 @@ TEXT_COLUMN = typer.Option("text", help="Text column of the --input file.")
 ID_COLUMN = typer.Option(None, help="Column of the --input file copied to each output line as `id`.")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 PROGRESS = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")
+STEPS = typer.Option(DEFAULT_STEPS, "--steps", min=2, help="Integrated Gradients steps each text starts with.")
+EXPLAIN_BATCH = typer.Option(None, "--batch-size", min=1, help="Texts per Integrated Gradients pass (default: 8 on a "
+                                                               "GPU, 1 on the CPU, where batching was slower).")
 
 
-def _load(model_dir: Path, device: str | None) -> Any:
+def load_classifier(model_dir: Path, device: str | None, backend: str = "torch") -> Any:
+    """The classifier of MODEL_DIR; with the onnx backend, the ONNX file it runs is named once on stderr."""
     from sensoryt5.classifier import SensoryClassifier
 
-    return SensoryClassifier.from_pretrained(model_dir, device=device)
+    classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
+    if classifier.onnx_file is not None:
+        err_console.print(f"Running {classifier.onnx_file} with onnxruntime", highlight=False, soft_wrap=True)
+    return classifier
 
 
 def _ranked_text(predictions: list[dict[str, Any]]) -> str:
@@ -62,15 +69,17 @@ def predict(
     stride: int | None = STRIDE,
     chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
+    check_backend(backend, device)
     check_device(device)
     check_long_text(long_text, stride, chunk_aggregate)
     show_progress = sys.stderr.isatty() if progress is None else progress
     _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
     long_options = {"long_text": long_text, "stride": stride, "chunk_aggregate": chunk_aggregate}
     if input_file is None:
-        classifier = _load(model_dir, device)
+        classifier = load_classifier(model_dir, device, backend)
         scores = classifier.scores(texts, batch_size=batch_size, progress=show_progress, **long_options)
         coverage = classifier.sensory_coverage(texts)
         _warn_uncovered(sum(share == 0 for share in coverage), len(texts))
@@ -86,7 +95,7 @@ def predict(
             table.add_row(text, _ranked_text(ranked))
         console.print(table)
         return
-    classifier = _load(model_dir, device)
+    classifier = load_classifier(model_dir, device, backend)
     summary = classifier.predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
         id_column=id_column, progress=show_progress, skip_invalid=skip_invalid, **long_options)
@@ -135,8 +144,10 @@ def explain(
     model_dir: Path = MODEL_DIR,
     text: str | None = typer.Argument(None, help="The text to explain (or use --input)."),
     label: str | None = typer.Option(None, help="The class to explain (default: the top class)."),
-    steps: int = typer.Option(DEFAULT_STEPS, min=2, help="Integrated Gradients steps (more: closer to exact, "
-                                                          "slower; the delta shown says how close)."),
+    steps: int = STEPS,
+    tolerance: float = typer.Option(DEFAULT_TOLERANCE, min=0.0, help="Integrate a text again with twice the steps "
+                                                                     "(up to 128) while |delta| exceeds this "
+                                                                     "(probability units; 0: always 128 steps)."),
     attention: bool = typer.Option(False, "--attention", help="Also show the adapter's attention weight per word "
                                                               "(attention weights, not an explanation)."),
     input_file: Path | None = INPUT_FILE,
@@ -145,7 +156,7 @@ def explain(
     text_column: str = TEXT_COLUMN,
     id_column: str | None = ID_COLUMN,
     top_k: int = typer.Option(5, min=1, help="Emotions to show."),
-    batch_size: int = typer.Option(8, min=1, help="Texts per Integrated Gradients pass (each takes STEPS rows)."),
+    batch_size: int | None = EXPLAIN_BATCH,
     as_json: bool = AS_JSON,
     progress: bool | None = PROGRESS,
     device: str | None = DEVICE,
@@ -155,16 +166,18 @@ def explain(
     check_device(device)
     show_progress = sys.stderr.isatty() if progress is None else progress
     _check_sources(text is not None, input_file, output, skip_invalid, text_column, id_column, "explain", "a text")
-    classifier = _load(model_dir, device)
+    classifier = load_classifier(model_dir, device)
     if label is not None and label not in classifier.labels:
         raise InputError(f"--label {label!r} is not one of this model's labels: {', '.join(classifier.labels)}")
     if input_file is not None:
         summary = classifier.explain_file(input_file, output, text_column=text_column, label=label, top_k=top_k,
                                           n_steps=steps, attention=attention, batch_size=batch_size,
+                                          tolerance=tolerance,
                                           id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
         _report_file(summary, output, as_json, skip_invalid, "explanations")
         return
-    result = classifier.explain(text, label=label, top_k=top_k, n_steps=steps, attention=attention)
+    result = classifier.explain(text, label=label, top_k=top_k, n_steps=steps, attention=attention,
+                                tolerance=tolerance)
     _warn_uncovered(int(result["sensory_coverage"] == 0), 1)
     if as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
@@ -274,6 +287,7 @@ def serve(
     stride: int | None = STRIDE,
     chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Serve the model over HTTP until Ctrl+C, with a demo page at / and the OpenAPI page at /docs.
 
@@ -288,18 +302,23 @@ def serve(
       -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
           "token_positions": [2], "source": "exact", "vector": {"gustatory":
           4.091, ...}, "start": 4, "end": 8, "sense": "gustatory", "strength":
-          4.091, "attention": 0.0913}, ...], "predictions": [...],
+          4.091, "contribution": 0.1663, "sensory_contribution": 0.0545,
+          "senses": {"gustatory": 0.0331, ...}}, ...], "other_contribution": 0.0,
+          "explained": {"label": "disgust", "score": 0.9656, "baseline_score":
+          0.1298, "delta": 3.7e-03, "n_steps": 32, ...}, "predictions": [...],
           "sensory_coverage": 1.0, "truncated": false}
     GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
                           null, "sensory_dims": [...], "senses": {...},
+                          "contribution_colours": {...},
                           "max_batch_size": 64, "max_text_length": 2000}
     GET /health       -> {"status": "ok", "model_calls": 1, "queued": 0}
     errors (413, 422) -> {"error": "<one line>", "detail": ...}
     """
     from sensoryt5.serving import serve as run_server
 
+    check_backend(backend, device)
     check_device(device)
     check_long_text(long_text, stride, chunk_aggregate)
     run_server(model_dir, host=host, port=port, max_batch_size=max_batch_size, max_text_length=max_text_length,
-               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, long_text=long_text,
-               stride=stride, chunk_aggregate=chunk_aggregate)
+               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, backend=backend,
+               long_text=long_text, stride=stride, chunk_aggregate=chunk_aggregate)

@@ -12,12 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sensoryt5.cli.checks import CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_device
+from sensoryt5.cli.checks import BACKEND, CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_backend, check_device
 from sensoryt5.cli.options import cli_option, config_command
 from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def _csv(value: str) -> list[str]:
@@ -60,20 +61,21 @@ def evaluate(
     stride: int | None = STRIDE,
     chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
+    backend: str = BACKEND,
 ) -> None:
     """Accuracy and macro-F1 with 95% bootstrap intervals, weighted-F1, per-class scores, confusion matrix and
     predictions of a split."""
-    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.cli.predict_cmd import load_classifier
     from sensoryt5.evaluation import evaluate as run_evaluation
     from sensoryt5.long_text import check_long_text
 
+    check_backend(backend, device)
     check_device(device)
     check_long_text(long_text, stride, chunk_aggregate)
     columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v is not None}
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
-                            classifier=SensoryClassifier.from_pretrained(model_dir, device=device),
-                            data_options=columns, seed=seed, long_text=long_text, stride=stride,
-                            chunk_aggregate=chunk_aggregate)
+                            classifier=load_classifier(model_dir, device, backend), data_options=columns, seed=seed,
+                            long_text=long_text, stride=stride, chunk_aggregate=chunk_aggregate)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -84,12 +86,42 @@ def evaluate(
             interval = report["ci"].get(key)
             summary.add_row(key, value, f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
     console.print(summary)
+    if report.get("calibration"):
+        calibration = report["calibration"]
+        console.print(f"Calibration (temperature {calibration['temperature']:.3f}): ECE "
+                      f"{calibration['ece_before']:.4f} → {calibration['ece_after']:.4f}, Brier "
+                      f"{calibration['brier_before']:.4f} → {calibration['brier_after']:.4f} "
+                      f"(reliability diagram: {report['reliability_diagram_file']})")
     per_class = Table("label", "precision", "recall", "F1", "support")
     for row in report["per_class"]:
         per_class.add_row(row["label"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
                           str(row["support"]))
     console.print(per_class)
     console.print(f"Predictions: {report['predictions_file']}")
+
+
+def calibrate(
+    model_dir: Path = typer.Argument(..., help="A single-label model folder written by `sensoryt5 train`."),
+    dataset: str | None = typer.Option(None, help="Data set whose validation split to fit on (default: the one "
+                                                  "the model was trained on)."),
+    batch_size: int = typer.Option(64, help="Prediction batch size."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
+    device: str | None = DEVICE,
+) -> None:
+    """Fit the model's temperature on dev (as `train` does unless --no-calibrate) and store it in the folder."""
+    from sensoryt5.evaluation import calibrate_model
+
+    check_device(device)
+    fit = calibrate_model(model_dir, dataset, batch_size=batch_size)
+    if as_json:
+        typer.echo(json.dumps(fit, indent=2))
+    else:
+        console.print(f"Temperature {fit['temperature']:.3f} fitted on {fit['dataset']}/validation: dev NLL "
+                      f"{fit['dev_nll_before']:.4f} → {fit['dev_nll_after']:.4f}, ECE {fit['dev_ece_before']:.4f} → "
+                      f"{fit['dev_ece_after']:.4f}; written to {model_dir / 'config.json'}")
+    if any(model_dir.glob("*.onnx")):
+        err_console.print("[yellow]warning:[/] the ONNX files in the folder predate the temperature; run "
+                          "`sensoryt5 export` again")
 
 
 def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: str, dims: str, ablate: str, seeds: str,

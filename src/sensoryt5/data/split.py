@@ -33,3 +33,20 @@ def stratified_split(strata: Sequence[str], seed: int, held_out: Sequence[str] =
             parts[name] += members[position * n_held:(position + 1) * n_held]
         parts["train"] += members[len(held_out) * n_held:]
     return {name: sorted(indices) for name, indices in parts.items()}
+
+
+def examples_per_class(labels: Sequence[int], n: int, seed: int) -> tuple[list[int], dict[int, int]]:
+    """Row indices of `n` seeded examples of each class in `labels` (all of a class that has fewer), sorted, and
+    the classes that had fewer than `n` (class → rows it has).
+
+    Rows are ordered per class by `_shuffle_key(seed, index)`, so the choice depends only on the seed and the row
+    order, and a larger `n` keeps every row a smaller one chose (the learning curve's subsets are nested).
+    """
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(index)
+    chosen: list[int] = []
+    for members in by_class.values():
+        chosen += sorted(members, key=lambda index: _shuffle_key(seed, index))[:n]
+    short = {label: len(members) for label, members in sorted(by_class.items()) if len(members) < n}
+    return sorted(chosen), short

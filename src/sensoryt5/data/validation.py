@@ -14,7 +14,7 @@ import datasets
 import numpy as np
 
 from sensoryt5.data.files import Source, require_columns
-from sensoryt5.data.labels import Relabel, check_case_collisions
+from sensoryt5.data.labels import Relabel, check_case_collisions, dropped_note
 from sensoryt5.data.schema import SPLITS, build_split, multi_hot_column, split_features
 from sensoryt5.data.split import HELD_OUT_SHARE, stratified_split
 from sensoryt5.errors import InputError, option
@@ -36,6 +36,8 @@ class _Rows:
     labels: list[tuple[str, ...]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)  # rows removed by the label map, per dropped label
+    dropped_rows: int = 0
 
     def subset(self, indices: Sequence[int]) -> _Rows:
         """The rows at `indices`, counting skips into the same counter."""
@@ -97,7 +99,8 @@ def _checked_text(value: Any, column: str) -> str:
 def _validated(source: Source, text_column: str, label_column: str, separator: str | None,
                skip_invalid: bool, skipped: Counter, relabel: Relabel) -> _Rows:
     """Check every row's text and label, then fold and map the labels (`relabel`); bad rows raise InputError, or
-    are counted when `skip_invalid`. Labels missing from a label map are all named in one error."""
+    are counted when `skip_invalid`. Labels missing from a label map are all named in one error; rows whose labels
+    the map all drops are counted in `dropped`."""
     require_columns(source, (text_column, label_column))
     rows = _Rows(source.file, skipped=skipped)
     unmapped: Counter = Counter()
@@ -117,13 +120,19 @@ def _validated(source: Source, text_column: str, label_column: str, separator: s
             if skip_invalid:
                 skipped["label not in the label map"] += 1
             continue
+        mapped = relabel(checked[1])
+        if not mapped:  # every label of the row is dropped by the map
+            rows.dropped.update(relabel.dropped(checked[1]))
+            rows.dropped_rows += 1
+            continue
         rows.texts.append(checked[0])
-        rows.labels.append(relabel(checked[1]))
+        rows.labels.append(mapped)
         rows.rows.append(row)
     if unmapped and not skip_invalid:
         names = ", ".join(f"{name!r} ({n} rows)" for name, n in sorted(unmapped.items()))
-        raise InputError(f"the label map does not name {names}; add them to the map (or pass "
-                         f"{option('skip_invalid', True)} to skip their rows)", file=source.file, row=first_unmapped,
+        raise InputError(f"the label map does not name {names}; add them to the map (a null, or an empty second CSV "
+                         f"column, drops a label) or pass "
+                         f"{option('skip_invalid', True)} to skip their rows", file=source.file, row=first_unmapped,
                          column=label_column)
     return rows
 
@@ -200,10 +209,12 @@ def from_sources(sources: dict[str, Source], *, text_column: str, label_column: 
                                relabel)
              for split, source in sources.items()}
     _check_case_collisions(parts, label_column)
+    dropped = {split: rows for split, rows in parts.items() if rows.dropped_rows}
     if label_separator is None:
         _warn_of_unsplit_labels(sources["train"], label_column)
     if not parts["train"].texts:
-        raise InputError("no usable rows in the training data", file=parts["train"].file)
+        raise InputError("no usable rows in the training data" + (" (the label map dropped them all)" if
+                         "train" in dropped else ""), file=parts["train"].file)
     names = [str(name) for name in labels] if labels is not None else _label_order(parts["train"])
     if len(set(names)) != len(names):
         raise InputError(f"labels= repeats a name: {names}")
@@ -213,9 +224,20 @@ def from_sources(sources: dict[str, Source], *, text_column: str, label_column: 
         parts[split] = _known_labels_only(parts[split], names, where, label_column, skip_invalid)
     parts = _carve_missing_splits(parts, split_seed)
     multi_label = label_separator is not None or _has_list_labels(sources, label_column)
-    report = {**_skip_report(skipped, sources, split_seed), **relabel.report()}
+    report = {**_skip_report(skipped, sources, split_seed), **relabel.report(),
+              **_dropped_report({split: (rows.dropped_rows, rows.dropped) for split, rows in dropped.items()})}
     metadata = {"name": name, "labels": list(names), "multi_label": multi_label, "report": report}
     return _user_dict(parts, names, multi_label, metadata)
+
+
+def _dropped_report(dropped: dict[str, tuple[int, Counter]]) -> dict[str, Any]:
+    """Rows a label map removed, per split and dropped label, logged once (all splits together)."""
+    if not dropped:
+        return {}
+    total = sum((counts for _, counts in dropped.values()), Counter())
+    logger.warning("%s", dropped_note(sum(rows for rows, _ in dropped.values()), total))
+    return {"dropped_by_label_map": {split: {"rows": rows, "labels": dict(sorted(counts.items()))}
+                                     for split, (rows, counts) in dropped.items()}}
 
 
 def _warn_of_unsplit_labels(source: Source, label_column: str) -> None:
