@@ -189,3 +189,25 @@ def test_stride_without_chunk_is_one_line_naming_both_flags(tmp_path):
     result = _cli("predict", str(tmp_path / "no-model"), "a text", "--stride", "4")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "--stride needs --long-text chunk" in result.stderr
+
+
+def test_a_multi_label_model_aggregates_logits_before_the_sigmoid(tiny_bert_folder):
+    from transformers import AutoTokenizer
+
+    from sensoryt5.alignment import SensoryProcessor
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.lexicon import SensoryLexicon
+    from sensoryt5.modeling import SensoryT5ForSequenceClassification
+
+    torch.manual_seed(0)
+    model = SensoryT5ForSequenceClassification.from_backbone(
+        str(tiny_bert_folder), id2label={0: "a", 1: "b"}, problem_type="multi_label_classification").eval()
+    processor = SensoryProcessor(AutoTokenizer.from_pretrained(str(tiny_bert_folder)),
+                                 SensoryLexicon(oov_embedder=None), max_length=32)
+    multi = SensoryClassifier(model, processor)
+    windows = processor.windows([LONG], "chunk")
+    with torch.inference_mode():
+        logits = model(**windows.features).logits.numpy()  # [W, 2]
+    for how, expected in (("mean", logits.mean(axis=0)), ("max", logits.max(axis=0))):
+        probabilities = multi.predict_proba([LONG], long_text="chunk", chunk_aggregate=how)[0]
+        np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-expected)), atol=1e-6)
