@@ -181,17 +181,18 @@ def test_predict_file_round_trip_in_chunks(clf, tmp_path, monkeypatch, suffix, r
     source = tmp_path / f"in{suffix}"
     _write(source, ROWS)
     calls: list[int] = []
-    predict = clf.predict
-    monkeypatch.setattr(clf, "predict", lambda texts, **kw: calls.append(len(texts)) or predict(texts, **kw))
+    scores = clf.scores
+    monkeypatch.setattr(clf, "scores", lambda texts, **kw: calls.append(len(texts)) or scores(texts, **kw))
     summary = clf.predict_file(source, tmp_path / "out.jsonl", chunk_size=3, top_k=2, id_column="id")
-    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl"), "skipped": {}, "uncovered": 0}
+    assert summary == {"rows": 8, "output": str(tmp_path / "out.jsonl"), "skipped": {}, "uncovered": 0,
+                       "truncated": 0}
     assert calls == [3, 3, 2]  # three chunks
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = [text.replace("\n", " ") if suffix == ".tsv" else text for _, text in ROWS]
     assert [line["row"] for line in lines] == rows
     assert [line["id"] for line in lines] == [ident for ident, _ in ROWS]
     assert [line["text"] for line in lines] == texts
-    expected = predict(texts, top_k=2)
+    expected = clf.predict(texts, top_k=2)
     for line, ranked in zip(lines, expected):
         assert [p["label"] for p in line["predictions"]] == [p["label"] for p in ranked]
         np.testing.assert_allclose([p["score"] for p in line["predictions"]], [p["score"] for p in ranked],
@@ -261,15 +262,15 @@ def test_output_is_atomic_when_a_run_fails_midway(clf, tmp_path, monkeypatch):
     _write(source, ROWS)
     output = tmp_path / "out.jsonl"
     output.write_text("previous results\n")
-    predict, calls = clf.predict, []
+    scores, calls = clf.scores, []
 
     def failing(texts, **kw):
         calls.append(len(texts))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return predict(texts, **kw)
+        return scores(texts, **kw)
 
-    monkeypatch.setattr(clf, "predict", failing)
+    monkeypatch.setattr(clf, "scores", failing)
     with pytest.raises(KeyboardInterrupt):
         clf.predict_file(source, output, chunk_size=3)
     assert calls == [3, 3]

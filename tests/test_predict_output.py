@@ -46,7 +46,7 @@ def test_output_format_follows_the_extension(model_dir, clf, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["row", "id", "text", "predictions", "sensory_coverage"]
+    assert list(rows[0]) == ["row", "id", "text", "predictions", "sensory_coverage", "truncated"]
     from_csv = [{**row, "predictions": json.loads(row["predictions"])} for row in rows]
     from_parquet = pd.read_parquet(tmp_path / "out.parquet").to_dict(orient="records")
     for records in (lines, from_csv, from_parquet):

@@ -138,13 +138,13 @@ def test_unknown_routes_and_methods_answer_json(client):
 
 def test_concurrent_requests_are_micro_batched(clf, monkeypatch):
     calls: list[int] = []
-    predict_proba = clf.predict_proba
+    scores = clf.scores
 
     def counting(texts, **kw):
         calls.append(len(texts))
-        return predict_proba(texts, **kw)
+        return scores(texts, **kw)
 
-    monkeypatch.setattr(clf, "predict_proba", counting)
+    monkeypatch.setattr(clf, "scores", counting)
     app = create_app(clf, max_batch_size=MAX_BATCH, max_text_length=MAX_LENGTH, batch_wait_ms=200)
     rng = np.random.default_rng(1)
     requests = [[str(t) for t in rng.choice(TEXTS, size=rng.integers(1, 4))] for _ in range(12)]

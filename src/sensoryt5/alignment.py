@@ -29,9 +29,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from sensoryt5.atomic import write_json
-from sensoryt5.errors import OptionError, check_choice
+from sensoryt5.errors import OptionError, check_choice, option
 from sensoryt5.legacy import current_keys
 from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
+from sensoryt5.long_text import Windows, check_long_text, default_stride, plan_windows
 from sensoryt5.norms import SENSORIMOTOR
 
 MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
@@ -376,16 +377,66 @@ class SensoryProcessor:
             raise ValueError("no texts given")
         encoded = self.tokenizer(batch, padding=padding, truncation=True, max_length=max_length or self.max_length,
                                  return_tensors="np")
-        input_ids = encoded["input_ids"]
-        features = {"input_ids": input_ids, "attention_mask": encoded["attention_mask"],
-                    "sensory": self.sensory_tensor(input_ids)}
+        return self._features(encoded["input_ids"], encoded["attention_mask"], return_tensors)
+
+    def _features(self, input_ids: np.ndarray, attention_mask: np.ndarray, return_tensors: str) -> dict[str, Any]:
+        """{input_ids, attention_mask, sensory} of padded token ids [B, L], as torch ("pt") or NumPy ("np")."""
+        if return_tensors not in ("pt", "np"):
+            raise ValueError(f"return_tensors must be 'pt' or 'np', got {return_tensors!r}")
+        features = {"input_ids": input_ids, "attention_mask": attention_mask, "sensory": self.sensory_tensor(input_ids)}
         if return_tensors == "pt":
             import torch
 
             return {k: torch.from_numpy(v) for k, v in features.items()}
-        if return_tensors != "np":
-            raise ValueError(f"return_tensors must be 'pt' or 'np', got {return_tensors!r}")
         return features
+
+    @property
+    def _special_layout(self) -> tuple[int, int]:
+        """How many special tokens the tokenizer puts before and after one text's tokens (BERT: 1, 1; T5: 0, 1)."""
+        if not hasattr(self, "_layout"):
+            sequence = self.tokenizer(["a"], verbose=False).sequence_ids(0)
+            content = [p for p, s in enumerate(sequence) if s is not None]
+            self._layout = (content[0], len(sequence) - 1 - content[-1])
+        return self._layout
+
+    def windows(self, texts: str | Sequence[str], long_text: str = "truncate", stride: int | None = None,
+                return_tensors: str | None = None) -> Windows:
+        """Tokenise `texts` once, without truncation, and build the windows the model reads (see
+        `sensoryt5.long_text`): with `truncate` one per text, its first `max_length` tokens (what `__call__`
+        gives); with `chunk` one or more per text of at most `max_length` tokens, cut between words and overlapping
+        by about `stride` tokens (default: a quarter of `max_length`). The `Windows` also hold each text's
+        untruncated token count (special tokens included), so `truncated` costs no second tokenisation.
+        `return_tensors` is as for `__call__`.
+        """
+        batch = _as_text_list(texts)
+        if not batch:
+            raise ValueError("no texts given")
+        check_long_text(long_text, stride)
+        stride = default_stride(self.max_length) if stride is None else stride
+        if stride > self.max_length // 2:
+            raise OptionError(f"{option('stride', stride)}: the overlap must be at most half the model's window "
+                              f"of {self.max_length} tokens ({self.max_length // 2})")
+        encoded = self.tokenizer(batch, truncation=False, verbose=False)
+        before, after = self._special_layout
+        capacity = self.max_length - before - after  # content tokens per window
+        from_end = self.tokenizer.truncation_side == "left" and long_text == "truncate"
+        rows: list[list[int]] = []
+        owner, n_tokens, chunks = [], [], []
+        for i, ids in enumerate(encoded["input_ids"]):
+            content = ids[before:len(ids) - after]
+            if long_text == "chunk" and len(ids) > self.max_length:
+                spans = plan_windows(encoded.word_ids(i)[before:len(ids) - after], capacity, stride, chunk=True)
+            else:
+                spans = [(max(len(content) - capacity, 0), len(content)) if from_end else (0, capacity)]
+            rows.extend(ids[:before] + content[start:end] + ids[len(ids) - after:] for start, end in spans)
+            owner.extend([i] * len(spans))
+            n_tokens.append(len(ids))
+            chunks.append(len(spans))
+        padded = self.tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="np")
+        features = self._features(padded["input_ids"], padded["attention_mask"], return_tensors or self.return_tensors)
+        return Windows(features=features,
+                       owner=np.array(owner, dtype=np.int64), n_tokens=np.array(n_tokens, dtype=np.int64),
+                       chunks=np.array(chunks, dtype=np.int64), max_length=self.max_length)
 
     def explain_words(self, text: str) -> list[dict[str, Any]]:
         """The words of one text as the model sees them: text, token positions, source and (mode-applied) vector.

@@ -15,6 +15,7 @@ import numpy as np
 
 from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
 from sensoryt5.errors import InputError, ModelLoadError, check_choice, one_line
+from sensoryt5.long_text import Scores, aggregate_logits, check_long_text
 from sensoryt5.model_folder import check_model_folder, load_model
 from sensoryt5.norms import PERCEPTUAL
 from sensoryt5.texts import check_texts, text_problem
@@ -145,10 +146,26 @@ class SensoryClassifier:
             inputs = {k: v.to(device) for k, v in features.items()}
             return self.model(**inputs).logits.float().cpu().numpy()
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False,
+                      long_text: str = "truncate", stride: int | None = None, chunk_aggregate: str | None = None
+                      ) -> np.ndarray:
         """Class probabilities [N, C] in input order: softmax (single-label) or one sigmoid per label (multi-label).
 
-        Texts are batched by length (less padding); `progress` shows a tqdm bar on stderr.
+        Texts are batched by length (less padding); `progress` shows a tqdm bar on stderr. A text longer than the
+        model's window (`max_length` tokens) is cut to it with `long_text="truncate"`, or with "chunk" read whole
+        in overlapping windows whose logits are aggregated (see `scores` and `sensoryt5.long_text`).
+        """
+        return self.scores(texts, batch_size=batch_size, progress=progress, long_text=long_text, stride=stride,
+                           chunk_aggregate=chunk_aggregate).probabilities
+
+    def scores(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False, long_text: str = "truncate",
+               stride: int | None = None, chunk_aggregate: str | None = None) -> Scores:
+        """`predict_proba`'s probabilities [N, C] with each text's token count and, with `chunk`, its windows.
+
+        `long_text`: "truncate" (the first `max_length` tokens) or "chunk" (windows of `max_length` tokens cut
+        between words, overlapping by `stride` tokens, default a quarter of `max_length`; the windows of a batch of
+        texts run `batch_size` at a time and their logits are averaged per text, or with `chunk_aggregate="max"`
+        maximised, before the softmax or sigmoid). `Scores.truncated` flags the texts longer than the window.
         """
         from tqdm.auto import tqdm
 
@@ -158,20 +175,38 @@ class SensoryClassifier:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         check_texts(batch)
+        check_long_text(long_text, stride, chunk_aggregate)
         probabilities = np.zeros((len(batch), len(self.labels)), dtype=np.float32)  # [N, C]
+        n_tokens = np.zeros(len(batch), dtype=np.int64)  # [N]
+        chunks = np.zeros(len(batch), dtype=np.int64)  # [N]
         with tqdm(total=len(batch), unit="text", desc="predict", disable=not progress) as bar:
             for idx in length_sorted_batches([len(t) for t in batch], batch_size):
-                logits = self._runner(self.processor([batch[i] for i in idx]))  # [len(idx), C]
-                probabilities[idx] = _sigmoid(logits) if self.multi_label else _softmax(logits)
+                windows = self.processor.windows([batch[i] for i in idx], long_text, stride)
+                logits = self._window_logits(windows.features, batch_size)  # [W, C]
+                if long_text == "chunk":
+                    logits = aggregate_logits(logits, windows.owner, len(idx), chunk_aggregate or "mean")
+                probabilities[idx] = _sigmoid(logits) if self.multi_label else _softmax(logits)  # [len(idx), C]
+                n_tokens[idx], chunks[idx] = windows.n_tokens, windows.chunks
                 bar.update(len(idx))
-        return probabilities
+        return Scores(probabilities, n_tokens, chunks if long_text == "chunk" else None, self.processor.max_length)
+
+    def _window_logits(self, features: dict[str, Any], batch_size: int) -> np.ndarray:
+        """Logits [W, C] of processed windows, run `batch_size` windows at a time."""
+        rows = len(features["input_ids"])
+        if rows <= batch_size:
+            return self._runner(features)
+        return np.concatenate([self._runner({k: v[start:start + batch_size] for k, v in features.items()})
+                               for start in range(0, rows, batch_size)])
 
     def predict(self, texts: str | Sequence[str], batch_size: int = 32, top_k: int | None = None,
-                progress: bool = False) -> list[list[dict[str, Any]]]:
+                progress: bool = False, long_text: str = "truncate", stride: int | None = None,
+                chunk_aggregate: str | None = None) -> list[list[dict[str, Any]]]:
         """Per text, labels with probabilities, best first: the top `top_k` (all when None) for single-label
-        models; every label over its threshold for multi-label models (`top_k` caps the list)."""
+        models; every label over its threshold for multi-label models (`top_k` caps the list). `long_text`,
+        `stride` and `chunk_aggregate` are as for `scores`."""
         _check_top_k(top_k)
-        probabilities = self.predict_proba([texts] if isinstance(texts, str) else texts, batch_size, progress)
+        probabilities = self.predict_proba([texts] if isinstance(texts, str) else texts, batch_size, progress,
+                                           long_text, stride, chunk_aggregate)
         return [self.ranked(row, top_k) for row in probabilities]
 
     def sensory_coverage(self, texts: Sequence[str]) -> list[float]:
@@ -206,6 +241,9 @@ class SensoryClassifier:
         each word also gets `attention`: the adapter's attention its tokens receive, averaged over the sensory
         queries (None for fusions without token attention) — attention weights, not an explanation. `predictions`
         are ranked as by `predict`; `sensory_coverage` as by `sensory_coverage`.
+        A text longer than the model's window is always explained, and its predictions given, on its first
+        `max_length` tokens (the truncated first window, whatever `long_text` `predict` is given); `truncated` says
+        whether it was longer.
         """
         problem = text_problem(text)
         if problem:
@@ -260,7 +298,8 @@ class SensoryClassifier:
 
         from sensoryt5.attribution import explained_output, integrated_gradients
 
-        features = self.processor(texts)  # input_ids/attention_mask [B, L], sensory [B, L, D]
+        windows = self.processor.windows(texts)  # the first window of each text
+        features = windows.features  # input_ids/attention_mask [B, L], sensory [B, L, D]
         device = next(self.model.parameters()).device
         with torch.inference_mode():
             output = self.model(**{k: v.to(device) for k, v in features.items()}, output_attentions=attention)
@@ -299,22 +338,26 @@ class SensoryClassifier:
                               "delta": float(parts.delta[b]), "n_steps": int(parts.n_steps[b]),
                               "tolerance": tolerance, "method": "integrated_gradients"},
                 "predictions": self.ranked(probabilities[b], top_k), "sensory_coverage": coverage[b],
+                "truncated": bool(windows.truncated[b]),
             })
         return results
 
     def predict_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                      batch_size: int = 32, chunk_size: int = 10_000, top_k: int | None = None,
-                     id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
+                     id_column: str | None = None, progress: bool = False, skip_invalid: bool = False,
+                     long_text: str = "truncate", stride: int | None = None, chunk_aggregate: str | None = None
                      ) -> dict[str, Any]:
         """Predict every row of a CSV/TSV/JSONL/Parquet file into a JSON Lines, CSV or Parquet file (by the output's
-        extension; `-` is JSON Lines on stdout), streaming `chunk_size` rows at a time; see
-        `sensoryt5.streaming.predict_file`."""
+        extension; `-` is JSON Lines on stdout), streaming `chunk_size` rows at a time; `long_text`, `stride` and
+        `chunk_aggregate` are as for `scores`; see `sensoryt5.streaming.predict_file`."""
         from sensoryt5.streaming import predict_file
 
         _check_top_k(top_k)
+        check_long_text(long_text, stride, chunk_aggregate)
         return predict_file(self, input_path, output_path, text_column=text_column, batch_size=batch_size,
                             chunk_size=chunk_size, top_k=top_k, id_column=id_column, progress=progress,
-                            skip_invalid=skip_invalid)
+                            skip_invalid=skip_invalid, long_text=long_text, stride=stride,
+                            chunk_aggregate=chunk_aggregate)
 
 
     def explain_file(self, input_path: str | Path, output_path: str | Path, text_column: str = "text",

@@ -109,14 +109,18 @@ def load_split(dataset: str, split: str | None, data_options: dict[str, Any]) ->
 
 def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, output_dir: str | Path | None = None,
              batch_size: int = 64, classifier: Any = None, data_options: dict[str, Any] | None = None,
-             n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+             n_resamples: int = 1000, seed: int = 0, long_text: str = "truncate", stride: int | None = None,
+             chunk_aggregate: str | None = None) -> dict[str, Any]:
     """Predict a split once and report accuracy, macro-F1, weighted-F1, per-class scores and files written.
 
     `split=None`: the test split, or every row of a single user file (see `load_split`). Multi-label models use
     the per-label thresholds tuned on dev at training time (micro- and macro-F1). `data_options` are passed to
     `load_dataset` over those recorded in the model's train_metrics.json. `ci` holds seeded 95% bootstrap intervals
     of accuracy and macro-F1 over the evaluated rows. Single-label models also get `calibration` (ECE and Brier
-    score with and without the model's temperature, see `sensoryt5.calibration`) and a reliability diagram.
+    score with and without the model's temperature, see `sensoryt5.calibration`) and a reliability diagram. Texts
+    longer than the model's window are read as `long_text`, `stride` and `chunk_aggregate` say (see
+    `SensoryClassifier.scores`); the report records the mode and how many texts were `truncated` (longer than the
+    window), and each predictions row its `truncated` flag.
     """
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.metrics import bootstrap_intervals, multi_label_metrics, per_class_report, single_label_metrics
@@ -127,16 +131,20 @@ def evaluate(model_dir: str | Path, dataset: str, split: str | None = None, outp
     part, split_labels, split = load_split(dataset, split, options)
     gold = gold_matrix(part, clf.labels, split_labels, clf.multi_label, dataset)
     texts = list(part["text"])
-    probabilities = clf.predict_proba(texts, batch_size=batch_size)
+    scores = clf.scores(texts, batch_size=batch_size, long_text=long_text, stride=stride,
+                        chunk_aggregate=chunk_aggregate)
+    probabilities = scores.probabilities
     pred = predicted_labels(clf, probabilities)
     metrics = multi_label_metrics(gold, pred) if clf.multi_label else single_label_metrics(gold, pred)
     out = Path(output_dir) if output_dir else model_dir / f"eval-{dataset_slug(dataset)}-{split}"
     out.mkdir(parents=True, exist_ok=True)
-    rows = [_prediction_row(t, g, p, pr, clf) for t, g, p, pr in zip(texts, gold, pred, probabilities)]
+    rows = [{**_prediction_row(t, g, p, pr, clf), **length}
+            for t, g, p, pr, length in zip(texts, gold, pred, probabilities, scores.fields())]
     write_jsonl(out / PREDICTIONS_FILE, rows)
     report = {**metrics, "ci": bootstrap_intervals(gold, pred, n_resamples, seed),
               "per_class": per_class_report(gold, pred, clf.labels), "dataset": dataset, "split": split,
-              "model": str(model_dir), "predictions_file": str(out / PREDICTIONS_FILE)}
+              "model": str(model_dir), "predictions_file": str(out / PREDICTIONS_FILE), "long_text": long_text,
+              "truncated": sum(scores.truncated)}
     if not clf.multi_label:
         from sensoryt5.calibration import calibration_report, reliability_diagram
 

@@ -1,11 +1,13 @@
 """Serve a trained model over HTTP (FastAPI + uvicorn), with a demo page at `/`.
 
 Endpoints:
-- `POST /v1/predict` `{"texts": [...], "top_k": optional}` → `{"predictions": [[{"label", "score"}, ...], ...]}`
-  (one ranked list per text, as `SensoryClassifier.predict` returns it).
+- `POST /v1/predict` `{"texts": [...], "top_k": optional}` → `{"predictions": [[{"label", "score"}, ...], ...],
+  "sensory_coverage": [...], "truncated": [...]}` (one ranked list per text, as `SensoryClassifier.predict`
+  returns it; `truncated`: the text is longer than the model's window; with `long_text="chunk"` also `chunks`,
+  each text's number of windows).
 - `POST /v1/explain` `{"text": "...", "top_k": optional (5), "label": optional (the top class), "n_steps": optional,
   "attention": optional (false)}` → `SensoryClassifier.explain`'s result (Integrated Gradients per word and sense;
-  an unknown label is a 422).
+  an unknown label is a 422; a long text is explained on its first window, see `truncated`).
 - `GET /v1/labels` → labels, multi-label thresholds, sensory dimensions, the sense and contribution colours and
   the server's limits.
 - `GET /health` → `{"status": "ok", "model_calls": ..., "queued": ...}`.
@@ -39,7 +41,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Callable
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -53,6 +54,7 @@ from sensoryt5.attribution import DEFAULT_STEPS
 from sensoryt5.classifier import CONTRIBUTION_COLOURS, SENSE_COLOURS, SensoryClassifier
 from sensoryt5.errors import OptionError
 from sensoryt5.exported import find_onnx_file
+from sensoryt5.long_text import check_long_text
 from sensoryt5.model_folder import check_model_folder
 from sensoryt5.texts import text_problem
 
@@ -103,11 +105,12 @@ class _Pending:
 class MicroBatcher:
     """Gathers concurrent predictions into model batches: an asyncio queue and one worker task (see module doc).
 
-    `predict(texts)` must return probabilities [len(texts), C]; it runs on a single model thread, which `run`
-    also uses for other model work. `calls` counts model calls.
+    `predict(texts)` must return one result per text, sliced by rows (probabilities [len(texts), C], or
+    `sensoryt5.long_text.Scores`); it runs on a single model thread, which `run` also uses for other model work.
+    `calls` counts model calls.
     """
 
-    def __init__(self, predict: Callable[[list[str]], np.ndarray], max_batch_size: int, wait_s: float) -> None:
+    def __init__(self, predict: Callable[[list[str]], Any], max_batch_size: int, wait_s: float) -> None:
         if max_batch_size < 1 or wait_s < 0:
             raise ValueError("max_batch_size must be at least 1 and the batch wait at least 0")
         self._predict, self.max_batch_size, self.wait_s = predict, max_batch_size, wait_s
@@ -131,8 +134,9 @@ class MicroBatcher:
             self._loop, self._queue, self._arrived, self._carry = loop, asyncio.Queue(), asyncio.Event(), None
             self._worker = loop.create_task(self._work())
 
-    async def submit(self, texts: list[str]) -> np.ndarray:
-        """Probabilities [len(texts), C] of `texts` (at most `max_batch_size`), computed in a shared batch."""
+    async def submit(self, texts: list[str]) -> Any:
+        """The results of `texts` (at most `max_batch_size`; e.g. probabilities [len(texts), C]), computed in a
+        shared batch."""
         if not 1 <= len(texts) <= self.max_batch_size:
             raise ValueError(f"submit between 1 and {self.max_batch_size} texts, got {len(texts)}")
         self._ensure_worker()
@@ -181,7 +185,7 @@ class MicroBatcher:
                 continue
             texts = [text for item in batch for text in item.texts]
             try:
-                probabilities = await self.run(self._predict, texts)  # [len(texts), C]
+                results = await self.run(self._predict, texts)  # one row per text
             except Exception as error:  # a model failure is answered to every request of the batch
                 for item in batch:
                     if not item.future.done():
@@ -191,7 +195,7 @@ class MicroBatcher:
             offset = 0
             for item in batch:
                 if not item.future.done():
-                    item.future.set_result(probabilities[offset:offset + len(item.texts)])
+                    item.future.set_result(results[offset:offset + len(item.texts)])
                 offset += len(item.texts)
 
     async def stop(self) -> None:
@@ -296,11 +300,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text_length: int = 2000,
-               batch_wait_ms: float = 5.0, model_batch_size: int = 32) -> FastAPI:
-    """The FastAPI app serving `classifier` (see the module docstring for endpoints, limits and knobs)."""
+               batch_wait_ms: float = 5.0, model_batch_size: int = 32, long_text: str = "truncate",
+               stride: int | None = None, chunk_aggregate: str | None = None) -> FastAPI:
+    """The FastAPI app serving `classifier` (see the module docstring for endpoints, limits and knobs);
+    `/v1/predict` reads long texts as `long_text`, `stride` and `chunk_aggregate` say (see
+    `SensoryClassifier.scores`)."""
     if max_text_length < 1 or model_batch_size < 1:
         raise ValueError("max_text_length and model_batch_size must be at least 1")
-    batcher = MicroBatcher(partial(classifier.predict_proba, batch_size=model_batch_size), max_batch_size,
+    check_long_text(long_text, stride, chunk_aggregate)
+    batcher = MicroBatcher(partial(classifier.scores, batch_size=model_batch_size, long_text=long_text,
+                                   stride=stride, chunk_aggregate=chunk_aggregate), max_batch_size,
                            batch_wait_ms / 1000.0)
     max_body = max_batch_size * (6 * max_text_length + 16) + 4096  # JSON escapes take at most 6 bytes a char
 
@@ -319,10 +328,13 @@ def create_app(classifier: SensoryClassifier, max_batch_size: int = 64, max_text
     async def predict(body: PredictRequest) -> dict[str, Any]:
         """Ranked labels for each text (micro-batched with concurrent requests)."""
         _check_texts(body.texts, "texts", max_batch_size, max_text_length)
-        probabilities = await batcher.submit(body.texts)  # [n, C]
+        scores = await batcher.submit(body.texts)  # probabilities [n, C], token counts [n]
         coverage = await batcher.run(classifier.sensory_coverage, body.texts)
-        return {"predictions": [classifier.ranked(row, body.top_k) for row in probabilities],
-                "sensory_coverage": coverage}
+        answer = {"predictions": [classifier.ranked(row, body.top_k) for row in scores.probabilities],
+                  "sensory_coverage": coverage, "truncated": scores.truncated}
+        if scores.chunks is not None:
+            answer["chunks"] = scores.chunks.tolist()
+        return answer
 
     @app.post("/v1/explain")
     async def explain(body: ExplainRequest) -> dict[str, Any]:
@@ -381,8 +393,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_batch_size: int = 64,
           max_text_length: int = 2000, batch_wait_ms: float = 5.0, model_batch_size: int = 32,
-          device: str | None = None, log_level: str = "info", backend: str = "torch") -> None:
-    """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise).
+          device: str | None = None, log_level: str = "info", backend: str = "torch", long_text: str = "truncate",
+          stride: int | None = None, chunk_aggregate: str | None = None) -> None:
+    """Load `model_dir` and serve it with uvicorn until interrupted (binds to 127.0.0.1 unless told otherwise);
+    `/v1/predict` reads long texts as `long_text`, `stride` and `chunk_aggregate` say.
 
     The body of `sensoryt5 serve`: a wrong folder or a taken port fails at once, before the model is loaded.
     `backend` is "torch" or "onnx" (see `SensoryClassifier.from_pretrained`; the ONNX file is logged once).
@@ -390,12 +404,14 @@ def serve(model_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_P
     import uvicorn
 
     check_model_folder(model_dir, weights=backend != "onnx")
+    check_long_text(long_text, stride, chunk_aggregate)
     if backend == "onnx":
         find_onnx_file(model_dir)
     sock = listening_socket(host, port)
     classifier = SensoryClassifier.from_pretrained(model_dir, device=device, backend=backend)
     app = create_app(classifier, max_batch_size=max_batch_size, max_text_length=max_text_length,
-                     batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size)
+                     batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, long_text=long_text,
+                     stride=stride, chunk_aggregate=chunk_aggregate)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     address = f"[{host}]" if ":" in host else host
     log = logging.getLogger("uvicorn.error")  # configured by uvicorn.Config

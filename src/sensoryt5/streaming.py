@@ -256,7 +256,7 @@ class TextFileReader:
 
 
 class _JsonlWriter:
-    """One JSON object per line: {"row", ["id",] "text", "predictions", "sensory_coverage"}."""
+    """One JSON object per line: {"row", ["id",] "text", "predictions", "sensory_coverage", "truncated"}."""
 
     def __init__(self, handle: IO[str]) -> None:
         self.handle = handle
@@ -327,19 +327,23 @@ def open_writer(output: str | Path) -> Iterator[Any]:
 
 def predict_file(classifier: Any, input_path: str | Path, output_path: str | Path, text_column: str = "text",
                  batch_size: int = 32, chunk_size: int = 10_000, top_k: int | None = None,
-                 id_column: str | None = None, progress: bool = False, skip_invalid: bool = False
+                 id_column: str | None = None, progress: bool = False, skip_invalid: bool = False,
+                 long_text: str = "truncate", stride: int | None = None, chunk_aggregate: str | None = None
                  ) -> dict[str, Any]:
     """Predict every row of a CSV/TSV/JSONL/Parquet file with `classifier` (a `SensoryClassifier`), streaming
     `chunk_size` rows at a time (memory stays flat on any length of input).
 
-    Each record is {"row", ["id",] "text", "predictions", "sensory_coverage"}; see `map_file` for the rows, the
+    Each record is {"row", ["id",] "text", "predictions", "sensory_coverage", "truncated"} (`truncated`: the text
+    is longer than the model's window), with `long_text="chunk"` also "chunks" (its number of windows); see
+    `SensoryClassifier.scores` for `long_text`, `stride` and `chunk_aggregate`, and `map_file` for the rows, the
     output formats, invalid texts and what is returned.
     """
     def records(texts: list[str]) -> list[dict[str, Any]]:
-        predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k)
+        scores = classifier.scores(texts, batch_size=batch_size, long_text=long_text, stride=stride,
+                                   chunk_aggregate=chunk_aggregate)
         coverage = classifier.sensory_coverage(texts)
-        return [{"text": text, "predictions": ranked, "sensory_coverage": share}
-                for text, ranked, share in zip(texts, predictions, coverage)]
+        return [{"text": text, "predictions": classifier.ranked(row, top_k), "sensory_coverage": share, **length}
+                for text, row, share, length in zip(texts, scores.probabilities, coverage, scores.fields())]
 
     return map_file(input_path, output_path, records, "predict", text_column=text_column, chunk_size=chunk_size,
                     id_column=id_column, progress=progress, skip_invalid=skip_invalid)
@@ -356,13 +360,14 @@ def map_file(input_path: str | Path, output_path: str | Path, records: Callable[
     Lines: the line an editor shows; Parquet: 1, 2, ...), and `id`, the `id_column` value when one is named. A text
     that breaks `sensoryt5.texts.text_problem` (blank, missing, not a string, not UTF-8) raises `InputError` naming
     the file, row and column, or with `skip_invalid` is skipped and counted. Returns {"rows", "output", "skipped",
-    "uncovered"} (`skipped`: per reason; `uncovered`: texts with sensory coverage 0). `desc` labels the progress bar.
+    "uncovered", "truncated"} (`skipped`: per reason; `uncovered`: texts with sensory coverage 0; `truncated`:
+    records whose `truncated` is true). `desc` labels the progress bar.
     """
     from tqdm.auto import tqdm
 
     with TextFileReader(input_path, text_column, chunk_size, id_column, skip_invalid) as reader:
         check_output_path(output_path, reader.path)
-        written = uncovered = 0
+        written = uncovered = truncated = 0
         with open_writer(output_path) as writer, tqdm(total=reader.total, unit=reader.unit, unit_scale=True,
                                                       desc=desc, disable=not progress) as bar:
             for chunk in reader:
@@ -374,9 +379,11 @@ def map_file(input_path: str | Path, output_path: str | Path, records: Callable[
                     record.update(fields)
                     rows.append(record)
                     uncovered += fields["sensory_coverage"] == 0
+                    truncated += bool(fields.get("truncated"))
                 writer.write(rows)
                 written += len(chunk.texts)
                 bar.update(reader.position - bar.n)
                 bar.set_postfix(rows=written)
         skipped = dict(reader.skipped)
-    return {"rows": written, "output": str(output_path), "skipped": skipped, "uncovered": uncovered}
+    return {"rows": written, "output": str(output_path), "skipped": skipped, "uncovered": uncovered,
+            "truncated": truncated}

@@ -7,6 +7,14 @@ import typer
 from sensoryt5.errors import OptionError
 
 DEVICE = typer.Option(None, help="Torch device: cpu, cuda, cuda:1, mps (default: cuda when available, else cpu).")
+LONG_TEXT = typer.Option("truncate", "--long-text", help="Texts longer than the model's window (its max_length "
+                                                         "tokens): truncate (keep the first window) or chunk (read "
+                                                         "them whole in overlapping windows cut between words, and "
+                                                         "aggregate their logits).")
+STRIDE = typer.Option(None, "--stride", help="With --long-text chunk: tokens consecutive windows overlap by "
+                                             "(default: a quarter of max_length; at most half).")
+CHUNK_AGGREGATE = typer.Option(None, "--chunk-aggregate", help="With --long-text chunk: how the windows' logits "
+                                                               "make a text's: mean (default) or max.")
 BACKEND = typer.Option("torch", help="torch (PyTorch) or onnx (onnxruntime on MODEL_DIR/model.onnx, else "
                                      "model.int8.onnx, written by `sensoryt5 export`; needs no torch).")
 
@@ -50,3 +58,4 @@ def check_device(device: str | None) -> None:
     if name not in available:
         raise OptionError(f"--device {device}: not available on this machine (available here: "
                           f"{', '.join(available)})")
+

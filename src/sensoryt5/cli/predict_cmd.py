@@ -13,8 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sensoryt5.attribution import DEFAULT_STEPS, DEFAULT_TOLERANCE
-from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
+from sensoryt5.cli.checks import BACKEND, CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_backend, check_device
 from sensoryt5.errors import InputError
+from sensoryt5.long_text import check_long_text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -64,31 +65,41 @@ def predict(
     chunk_size: int = typer.Option(10_000, min=1, help="Rows of the --input file held in memory at a time."),
     as_json: bool = AS_JSON,
     progress: bool | None = PROGRESS,
+    long_text: str = LONG_TEXT,
+    stride: int | None = STRIDE,
+    chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
     backend: str = BACKEND,
 ) -> None:
     """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
     check_backend(backend, device)
     check_device(device)
+    check_long_text(long_text, stride, chunk_aggregate)
     show_progress = sys.stderr.isatty() if progress is None else progress
     _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
+    long_options = {"long_text": long_text, "stride": stride, "chunk_aggregate": chunk_aggregate}
     if input_file is None:
         classifier = load_classifier(model_dir, device, backend)
-        predictions = classifier.predict(texts, batch_size=batch_size, top_k=top_k, progress=show_progress)
+        scores = classifier.scores(texts, batch_size=batch_size, progress=show_progress, **long_options)
         coverage = classifier.sensory_coverage(texts)
         _warn_uncovered(sum(share == 0 for share in coverage), len(texts))
+        _warn_truncated(sum(scores.truncated), len(texts), long_text, scores.max_length)
+        predictions = [classifier.ranked(row, top_k) for row in scores.probabilities]
         if as_json:
-            typer.echo(json.dumps([{"text": t, "predictions": p, "sensory_coverage": c}
-                                   for t, p, c in zip(texts, predictions, coverage)], indent=2, ensure_ascii=False))
+            typer.echo(json.dumps([{"text": t, "predictions": p, "sensory_coverage": c, **length}
+                                   for t, p, c, length in zip(texts, predictions, coverage, scores.fields())],
+                                  indent=2, ensure_ascii=False))
             return
         table = Table("text", "predictions", title=str(model_dir))
         for text, ranked in zip(texts, predictions):
             table.add_row(text, _ranked_text(ranked))
         console.print(table)
         return
-    summary = load_classifier(model_dir, device, backend).predict_file(
+    classifier = load_classifier(model_dir, device, backend)
+    summary = classifier.predict_file(
         input_file, output, text_column=text_column, batch_size=batch_size, chunk_size=chunk_size, top_k=top_k,
-        id_column=id_column, progress=show_progress, skip_invalid=skip_invalid)
+        id_column=id_column, progress=show_progress, skip_invalid=skip_invalid, **long_options)
+    _warn_truncated(summary["truncated"], summary["rows"], long_text, classifier.processor.max_length)
     _report_file(summary, output, as_json, skip_invalid, "predictions")
 
 
@@ -237,6 +248,14 @@ def _word_table(result: dict[str, Any], attention: bool) -> Table:
     return table
 
 
+def _warn_truncated(truncated: int, total: int, long_text: str, max_length: int) -> None:
+    """One warning on stderr when texts longer than the model's window were cut to it (`truncate`)."""
+    if truncated and long_text == "truncate":
+        err_console.print(f"[yellow]warning:[/] {truncated} of {total} text(s) are longer than the model's window of "
+                          f"{max_length} tokens and were cut to it (truncated: true); --long-text chunk reads them "
+                          "whole")
+
+
 def _warn_uncovered(uncovered: int, total: int) -> None:
     """One warning on stderr when texts have sensory coverage 0 (no word found in the norms or predicted)."""
     if uncovered:
@@ -264,6 +283,9 @@ def serve(
     batch_wait_ms: float = typer.Option(5.0, min=0.0, help="Most milliseconds a request waits for others to "
                                                            "join its model batch."),
     model_batch_size: int = typer.Option(32, min=1, help="Padded batch size inside one model call."),
+    long_text: str = LONG_TEXT,
+    stride: int | None = STRIDE,
+    chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
     backend: str = BACKEND,
 ) -> None:
@@ -275,7 +297,7 @@ def serve(
     POST /v1/predict  {"texts": ["The soup smelled rotten"], "top_k": 2}
       -> {"predictions": [[{"label": "anger", "score": 0.2379},
                            {"label": "fear", "score": 0.2289}]],
-          "sensory_coverage": [1.0]}
+          "sensory_coverage": [1.0], "truncated": [false]}
     POST /v1/explain  {"text": "The soup smelled rotten", "top_k": 2}
       -> {"text": "The soup smelled rotten", "words": [{"word": "soup",
           "token_positions": [2], "source": "exact", "vector": {"gustatory":
@@ -284,7 +306,7 @@ def serve(
           "senses": {"gustatory": 0.0331, ...}}, ...], "other_contribution": 0.0,
           "explained": {"label": "disgust", "score": 0.9656, "baseline_score":
           0.1298, "delta": 3.7e-03, "n_steps": 32, ...}, "predictions": [...],
-          "sensory_coverage": 1.0}
+          "sensory_coverage": 1.0, "truncated": false}
     GET /v1/labels    -> {"labels": [...], "multi_label": false, "thresholds":
                           null, "sensory_dims": [...], "senses": {...},
                           "contribution_colours": {...},
@@ -296,5 +318,7 @@ def serve(
 
     check_backend(backend, device)
     check_device(device)
+    check_long_text(long_text, stride, chunk_aggregate)
     run_server(model_dir, host=host, port=port, max_batch_size=max_batch_size, max_text_length=max_text_length,
-               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, backend=backend)
+               batch_wait_ms=batch_wait_ms, model_batch_size=model_batch_size, device=device, backend=backend,
+               long_text=long_text, stride=stride, chunk_aggregate=chunk_aggregate)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sensoryt5.cli.checks import BACKEND, DEVICE, check_backend, check_device
+from sensoryt5.cli.checks import BACKEND, CHUNK_AGGREGATE, DEVICE, LONG_TEXT, STRIDE, check_backend, check_device
 from sensoryt5.cli.options import cli_option, config_command
 from sensoryt5.reproduce import GRID_FIELDS
 from sensoryt5.training import TrainingConfig
@@ -57,6 +57,9 @@ def evaluate(
     label_column: str | None = typer.Option(None, help="Label column of a user file (default: as in training)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    long_text: str = LONG_TEXT,
+    stride: int | None = STRIDE,
+    chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
     backend: str = BACKEND,
 ) -> None:
@@ -64,12 +67,15 @@ def evaluate(
     predictions of a split."""
     from sensoryt5.cli.predict_cmd import load_classifier
     from sensoryt5.evaluation import evaluate as run_evaluation
+    from sensoryt5.long_text import check_long_text
 
     check_backend(backend, device)
     check_device(device)
+    check_long_text(long_text, stride, chunk_aggregate)
     columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v is not None}
     report = run_evaluation(model_dir, dataset, split, output_dir=output, batch_size=batch_size,
-                            classifier=load_classifier(model_dir, device, backend), data_options=columns, seed=seed)
+                            classifier=load_classifier(model_dir, device, backend), data_options=columns, seed=seed,
+                            long_text=long_text, stride=stride, chunk_aggregate=chunk_aggregate)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
