@@ -14,10 +14,11 @@ import sensoryt5
 
 PACKAGE = Path(sensoryt5.__file__).parent
 UPSTREAM = {"norms", "lexicon", "data", "modeling"}  # the README: these import nothing downstream of them
-STAGES = [{"norms"}, {"lexicon", "oov"}, {"alignment"}, {"modeling", "fusion", "configuration"}]
+STAGES = [{"norms"}, {"lexicon", "oov"}, {"alignment", "long_text"}, {"modeling", "fusion", "configuration"}]
 """The flow up to the model, in order: a module may import its own stage and earlier ones (`modeling` may use
-`alignment`, never the reverse). `oov` is the lexicon's regressor; `fusion` and `configuration` are parts of the
-model. `data` is a stage of its own beside them: it uses only the foundations."""
+`alignment`, never the reverse). `oov` is the lexicon's regressor; `long_text` plans the processor's windows;
+`fusion` and `configuration` are parts of the model. `data` is a stage of its own beside them: it uses only the
+foundations."""
 FOUNDATIONS = {"errors", "atomic", "backbones", "texts", "legacy"}
 """Helpers every module may use, themselves importing only each other: error types, atomic writes, backbone
 aliases, the text rule shared by the data loaders and prediction, and older key names of saved files."""
