@@ -67,6 +67,8 @@ def test_calibrate_writes_the_temperature_and_every_score_uses_it(calibrated, mo
     config = json.loads((folder / "config.json").read_text())
     assert config["temperature"] == pytest.approx(fit["temperature"]) and fit["temperature"] != 1.0
     assert fit["dev_nll_after"] <= fit["dev_nll_before"]
+    # the toy model is right on every dev text, so the fit sharpens as far as it may, and says so
+    assert fit["temperature"] == pytest.approx(0.05, rel=1e-2) and fit["at_search_bound"] is True
     assert json.loads((folder / "train_metrics.json").read_text())["calibration"] == fit
     texts = ["sweet honey cake", "loud thunder noise there", "sour stinking milk"]
     raw = SensoryClassifier.from_pretrained(model_dir, device="cpu").predict_proba(texts)
@@ -109,6 +111,7 @@ def test_train_calibrates_single_label_data_and_refuses_it_for_multi_label(tmp_p
     assert metrics["calibration"]["fitted_on"] == "validation"
     assert config["temperature"] == pytest.approx(metrics["calibration"]["temperature"])
     assert metrics["calibration"]["dev_nll_after"] <= metrics["calibration"]["dev_nll_before"]
+    assert f"scores calibrated on dev: temperature {metrics['calibration']['temperature']:.3f}" in result.stdout
     refused = _train(tiny_bert_folder, tmp_path, "--dataset", "toy.csv", "--output", "multi", "--epochs", "1",
                      "--label-separator", ";", "--calibrate")
     assert refused.returncode == 2 and "--calibrate is for single-label data" in one_error_line(refused)

@@ -94,6 +94,14 @@ def closing_summary(metrics: dict[str, Any], model_dir: str) -> str:
     if metrics.get("thresholds_tuned_on"):
         lines.append(f"  (per-label thresholds tuned on dev, so these dev scores are optimistic; dev macro-F1 at "
                      f"threshold 0.5: {metrics['dev_macro_f1_at_0.5']:.4f})")
+    if metrics.get("calibration"):
+        fit = metrics["calibration"]
+        lines.append(f"  scores calibrated on dev: temperature {fit['temperature']:.3f} (dev ECE "
+                     f"{fit['dev_ece_before']:.4f} → {fit['dev_ece_after']:.4f}; --no-calibrate to skip)")
+        if fit.get("at_search_bound"):
+            lines.append(f"Warning: the temperature sits at the end of its search range: with {fit['dev_texts']} dev "
+                         "texts and these dev scores the fit is unreliable; check the calibration with `sensoryt5 "
+                         "evaluate`, or train with --no-calibrate")
     lines += [f"Warning: {warning}" for warning in metrics.get("warnings", [])]
     lines += ["", "Try it:"] + [f"  {command}" for command in next_commands(model_dir, metrics["config"]["dataset"])]
     return "\n".join(lines)

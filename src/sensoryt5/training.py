@@ -216,13 +216,20 @@ def uses_calibration(config: TrainingConfig, multi_label: bool) -> bool:
 def calibrate_on_dev(model_config: Any, dev_logits: np.ndarray, dev_labels: np.ndarray) -> dict[str, float]:
     """Fit the temperature on dev (logits [N, C] of the uncalibrated model, class ids [N]), store it in
     `model_config`, and return it with the dev NLL and ECE before and after."""
-    from sensoryt5.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
+    from sensoryt5.calibration import (
+        TEMPERATURE_RANGE,
+        expected_calibration_error,
+        fit_temperature,
+        negative_log_likelihood,
+        softmax,
+    )
 
     logits = np.asarray(dev_logits, dtype=np.float64) * model_config.temperature  # undo an earlier temperature
     labels = np.asarray(dev_labels).reshape(-1)
     temperature = fit_temperature(logits, labels)
     model_config.temperature = temperature
-    return {"temperature": temperature, "fitted_on": "validation",
+    return {"temperature": temperature, "fitted_on": "validation", "dev_texts": int(len(labels)),
+            "at_search_bound": bool(min(abs(np.log(temperature / bound)) for bound in TEMPERATURE_RANGE) < 1e-3),
             "dev_nll_before": negative_log_likelihood(logits, labels),
             "dev_nll_after": negative_log_likelihood(logits, labels, temperature),
             "dev_ece_before": expected_calibration_error(softmax(logits), labels),

@@ -119,6 +119,9 @@ def calibrate(
         console.print(f"Temperature {fit['temperature']:.3f} fitted on {fit['dataset']}/validation: dev NLL "
                       f"{fit['dev_nll_before']:.4f} → {fit['dev_nll_after']:.4f}, ECE {fit['dev_ece_before']:.4f} → "
                       f"{fit['dev_ece_after']:.4f}; written to {model_dir / 'config.json'}")
+        if fit["at_search_bound"]:
+            err_console.print(f"[yellow]warning:[/] the temperature sits at the end of its search range: with "
+                              f"{fit['dev_texts']} dev texts the fit is unreliable")
     if any(model_dir.glob("*.onnx")):
         err_console.print("[yellow]warning:[/] the ONNX files in the folder predate the temperature; run "
                           "`sensoryt5 export` again")
