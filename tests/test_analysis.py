@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sensoryt5.analysis import analyze, sense_parts
+from sensoryt5.analysis import MIN_TEXTS, analyze, sense_parts
 
 TEXTS = ["rotten smelly garbage today", "sour stinking milk again", "sweet honey cake there", "loud thunder noise",
          "bright warm sunshine at home", "slimy greasy mould", "happy music party", "dark scary shadow again"]
@@ -23,16 +23,20 @@ def test_sense_parts_are_the_explanations_sensory_parts(clf):
 
 
 def test_analyze_groups_texts_by_predicted_emotion_with_intervals(clf):
-    analysis = analyze(clf, TEXTS, n_steps=16, n_resamples=200)
-    assert sum(row["texts"] for row in analysis["emotions"]) == len(TEXTS)
+    analysis = analyze(clf, TEXTS * 2, n_steps=16, n_resamples=200)
+    assert sum(row["texts"] for row in analysis["emotions"]) == 2 * len(TEXTS)
     assert analysis["senses"] == list(clf.processor.lexicon.dims)
-    predicted, parts, _ = sense_parts(clf, TEXTS, n_steps=16)
+    predicted, parts, _ = sense_parts(clf, TEXTS * 2, n_steps=16)
+    assert {row["texts"] >= MIN_TEXTS for row in analysis["emotions"]} == {True, False}  # both kinds of row
     for row in analysis["emotions"]:
         rows = parts[predicted == clf.labels.index(row["label"])]
         for j, sense in enumerate(analysis["senses"]):
             cell = row["sensory_part"][sense]
             assert cell["value"] == pytest.approx(rows[:, j].mean())
-            assert cell["low"] <= cell["value"] + 1e-12 and cell["value"] <= cell["high"] + 1e-12
+            if row["texts"] < MIN_TEXTS:  # no interval from a handful of texts
+                assert cell["low"] is None and cell["high"] is None
+            else:
+                assert cell["low"] <= cell["value"] + 1e-12 and cell["value"] <= cell["high"] + 1e-12
 
 
 def test_cli_analyze_writes_table_json_and_heat_map(model_dir, tmp_path):

@@ -19,6 +19,13 @@ from sensoryt5.attribution import DEFAULT_TOLERANCE
 from sensoryt5.metrics import bootstrap_percentiles
 from sensoryt5.profile import difference_cell, interval_heat_map, write_report
 
+MIN_TEXTS = 5  # fewest texts predicted as an emotion for its row to get bootstrap intervals
+
+
+def _finite(value: float) -> float | None:
+    """`value` as a float, None when NaN (no interval)."""
+    return None if np.isnan(value) else float(value)
+
 
 def sense_parts(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,12 +52,15 @@ def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int
         rows = parts[predicted == c]  # [n_c, D]
         if not len(rows):
             continue
-        low, high = bootstrap_percentiles(len(rows), lambda idx, rows=rows: rows[idx].mean(axis=0), n_resamples,
-                                          seed)
+        if len(rows) >= MIN_TEXTS:
+            low, high = bootstrap_percentiles(len(rows), lambda idx, rows=rows: rows[idx].mean(axis=0),
+                                              n_resamples, seed)
+        else:  # no interval from a handful of texts
+            low = high = np.full(len(senses), np.nan)
         emotions.append({"label": label, "texts": int(len(rows)),
                          "mean_score_change": float(change[predicted == c].mean()),
-                         "sensory_part": {s: {"value": float(rows[:, j].mean()), "low": float(low[j]),
-                                              "high": float(high[j])} for j, s in enumerate(senses)}})
+                         "sensory_part": {s: {"value": float(rows[:, j].mean()), "low": _finite(low[j]),
+                                              "high": _finite(high[j])} for j, s in enumerate(senses)}})
     return {"senses": senses, "texts": len(texts), "n_steps": n_steps, "tolerance": DEFAULT_TOLERANCE, "level": 0.95,
             "n_resamples": n_resamples,
             "seed": seed, "output": "sigmoid" if classifier.multi_label else "probability", "emotions": emotions}
@@ -59,9 +69,14 @@ def analyze(classifier: Any, texts: Sequence[str], n_steps: int, batch_size: int
 POINTS = 100.0  # tables and heat maps show score changes in points (hundredths of a probability)
 
 
-def in_points(cell: dict[str, float]) -> dict[str, float]:
-    """A {value, low, high} cell of score changes in points (× `POINTS`)."""
-    return {key: POINTS * value for key, value in cell.items()}
+def in_points(cell: dict[str, float | None]) -> dict[str, float | None]:
+    """A {value, low, high} cell of score changes in points (× `POINTS`; None stays None)."""
+    return {key: None if value is None else POINTS * value for key, value in cell.items()}
+
+
+def _interval_text(cell: dict[str, float | None]) -> str:
+    """"[low, high]" in points, or "(too few texts)" without an interval."""
+    return "(too few texts)" if cell["low"] is None else f"[{cell['low']:+.2f}, {cell['high']:+.2f}]"
 
 
 def markdown(analysis: dict[str, Any]) -> str:
@@ -73,14 +88,15 @@ def markdown(analysis: dict[str, Any]) -> str:
              f"doubled while |delta| > {analysis['tolerance']}; the "
              f"explained {analysis['output']}); a cell is the mean over the texts predicted as that emotion of the "
              "part of the score change that came through the sense's ratings (summed over words; baseline: all "
-             f"ratings 0), with a {analysis['level']:.0%} bootstrap interval over those texts "
-             f"({analysis['n_resamples']} resamples, seed {analysis['seed']}); * marks an interval that excludes 0. "
+             f"ratings 0), with a {analysis['level']:.0%} bootstrap interval over those texts (for emotions "
+             f"predicted for at least {MIN_TEXTS} texts; {analysis['n_resamples']} resamples, seed "
+             f"{analysis['seed']}); * marks an interval that excludes 0. "
              "Values in points (hundredths of a probability).",
              "", "| predicted emotion | texts | mean score change | " + " | ".join(senses) + " |",
              "|---|---:|---:|" + "---:|" * len(senses)]
     for row in analysis["emotions"]:
-        cells = [f"{difference_cell(c, 2)} [{c['low']:+.2f}, {c['high']:+.2f}]"
-                 for c in (in_points(row["sensory_part"][s]) for s in senses)]
+        cells = [f"{difference_cell(c, 2)} {_interval_text(c)}" for c in (in_points(row["sensory_part"][s])
+                                                                        for s in senses)]
         lines.append(f"| {row['label']} | {row['texts']} | {POINTS * row['mean_score_change']:+.1f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
