@@ -78,8 +78,9 @@ def test_evaluate_cli_json(trained, tmp_path):
     assert report["n"] == 743 and len(report["per_class"]) == 7
     rows = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").open()]
     assert len(rows) == 743
-    assert set(rows[0]) == {"text", "gold", "predicted", "probabilities"}
+    assert set(rows[0]) == {"text", "gold", "predicted", "probabilities", "truncated"}
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert report["calibration"]["bins"] == 15 and (tmp_path / "eval" / "reliability.png").is_file()
     accuracy = np.mean([r["gold"] == r["predicted"] for r in rows])
     assert accuracy == pytest.approx(report["accuracy"])
     assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
