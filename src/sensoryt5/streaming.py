@@ -281,6 +281,19 @@ class _CsvWriter:
             self.writer.writerow({**record, "predictions": json.dumps(record["predictions"], ensure_ascii=False)})
 
 
+RANKED_FIELDS = (("label", "string"), ("score", "float64"))  # one {label, score} of a record's `predictions`
+
+
+def records_table(records: list[dict[str, Any]]) -> Any:
+    """Output records as a pyarrow Table whose `predictions` column is a list of {label, score} structs (an
+    explicit type: a batch of empty multi-label lists would otherwise be list<null>)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(records)
+    ranked = pa.list_(pa.struct([(name, pa.type_for_alias(kind)) for name, kind in RANKED_FIELDS]))
+    return table.cast(table.schema.set(table.schema.get_field_index("predictions"), pa.field("predictions", ranked)))
+
+
 class _ParquetWriter:
     """One Parquet row group per chunk; `predictions` is a list of {label, score} structs."""
 
@@ -288,16 +301,13 @@ class _ParquetWriter:
         self.handle, self.writer = handle, None
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         if not records:
             return
-        table = pa.Table.from_pylist(records)
-        if self.writer is None:  # an explicit type: a first chunk of empty (multi-label) lists infers list<null>
-            ranked = pa.list_(pa.struct([("label", pa.string()), ("score", pa.float64())]))
-            schema = table.schema.set(table.schema.get_field_index("predictions"), pa.field("predictions", ranked))
-            self.writer = pq.ParquetWriter(self.handle, schema)
+        table = records_table(records)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.handle, table.schema)
         self.writer.write_table(table.cast(self.writer.schema))
 
     def close(self) -> None:
@@ -339,14 +349,22 @@ def predict_file(classifier: Any, input_path: str | Path, output_path: str | Pat
     output formats, invalid texts and what is returned.
     """
     def records(texts: list[str]) -> list[dict[str, Any]]:
-        scores = classifier.scores(texts, batch_size=batch_size, long_text=long_text, stride=stride,
-                                   chunk_aggregate=chunk_aggregate)
-        coverage = classifier.sensory_coverage(texts)
-        return [{"text": text, "predictions": classifier.ranked(row, top_k), "sensory_coverage": share, **length}
-                for text, row, share, length in zip(texts, scores.probabilities, coverage, scores.fields())]
+        return prediction_records(classifier, texts, batch_size, top_k, long_text, stride, chunk_aggregate)
 
     return map_file(input_path, output_path, records, "predict", text_column=text_column, chunk_size=chunk_size,
                     id_column=id_column, progress=progress, skip_invalid=skip_invalid)
+
+
+def prediction_records(classifier: Any, texts: list[str], batch_size: int = 32, top_k: int | None = None,
+                       long_text: str = "truncate", stride: int | None = None, chunk_aggregate: str | None = None
+                       ) -> list[dict[str, Any]]:
+    """One output record per text, as `predict --input` writes it (without `row` and `id`): {"text",
+    "predictions", "sensory_coverage", "truncated"[, "chunks"]}; the options are those of `predict_file`."""
+    scores = classifier.scores(texts, batch_size=batch_size, long_text=long_text, stride=stride,
+                               chunk_aggregate=chunk_aggregate)
+    coverage = classifier.sensory_coverage(texts)
+    return [{"text": text, "predictions": classifier.ranked(row, top_k), "sensory_coverage": share, **length}
+            for text, row, share, length in zip(texts, scores.probabilities, coverage, scores.fields())]
 
 
 def map_file(input_path: str | Path, output_path: str | Path, records: Callable[[list[str]], list[dict[str, Any]]],

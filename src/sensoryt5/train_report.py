@@ -67,7 +67,7 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
              "  " + split_sources(dataset)]
     if train_examples < len(dataset["train"]):
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
-                     f"(--max-train-samples, seed {config.seed})")
+                     f"({_subset_flag(config)}, seed {config.seed})")
     weights = "class-weighted loss" if class_weighted else "unweighted loss"
     lines.append(f"  epochs {config.epochs:g}, learning rate {learning_rate:g}, batch size "
                  f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")
@@ -152,3 +152,10 @@ def dev_diagnostics(gold: np.ndarray, logits: np.ndarray, labels: Sequence[str],
     return {"thresholds_tuned_on": "validation",
             "dev_macro_f1_at_0.5": multi_label_metrics(gold, probabilities >= 0.5)["macro_f1"],
             "warnings": constant_prediction_warnings(predicted, labels, True, thresholds)}
+
+
+def _subset_flag(config: Any) -> str:
+    """The option that chose a training subset: --examples-per-class N or --max-train-samples N."""
+    if config.examples_per_class is not None:
+        return f"--examples-per-class {config.examples_per_class}"
+    return f"--max-train-samples {config.max_train_samples}"

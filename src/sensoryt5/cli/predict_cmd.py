@@ -70,14 +70,34 @@ def predict(
     chunk_aggregate: str | None = CHUNK_AGGREGATE,
     device: str | None = DEVICE,
     backend: str = BACKEND,
+    engine: str = typer.Option("local", help="local (this process) or ray (a Ray Data pipeline: --input may be a "
+                                             "file, folder or glob, --output a new folder of Parquet files; "
+                                             "needs sensoryt5[ray]; joins the cluster of RAY_ADDRESS, else starts "
+                                             "a local Ray)."),
+    workers: int | None = typer.Option(None, min=1, help="With --engine ray: classifiers run at once, one per Ray "
+                                                         "worker (default: 1)."),
+    worker_threads: int | None = typer.Option(None, min=1, help="With --engine ray: threads (and CPUs reserved) "
+                                                                "per worker (default: 1)."),
 ) -> None:
-    """Classify texts given on the command line, or every row of a file (--input FILE --output FILE)."""
+    """Classify texts given on the command line, or every row of a file (--input FILE --output FILE); with
+    --engine ray, every row of a collection of files on Ray Data (--input FILE|FOLDER|GLOB --output FOLDER)."""
     check_backend(backend, device)
     check_device(device)
     check_long_text(long_text, stride, chunk_aggregate)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
+    _check_engine(engine, workers, worker_threads, input_file, output, device)
     long_options = {"long_text": long_text, "stride": stride, "chunk_aggregate": chunk_aggregate}
+    if engine == "ray":
+        from sensoryt5.ray_inference import predict_ray
+
+        summary = predict_ray(model_dir, input_file, output, text_column=text_column, id_column=id_column,
+                              batch_size=batch_size, chunk_size=chunk_size, top_k=top_k, workers=workers or 1,
+                              worker_threads=worker_threads or 1, backend=backend, skip_invalid=skip_invalid,
+                              progress=show_progress, **long_options)
+        _warn_truncated(summary["truncated"], summary["rows"], long_text, summary["max_length"])
+        _report_file(summary, output, as_json, skip_invalid, "predictions")
+        return
+    _check_sources(bool(texts), input_file, output, skip_invalid, text_column, id_column, "predict", "texts")
     if input_file is None:
         classifier = load_classifier(model_dir, device, backend)
         scores = classifier.scores(texts, batch_size=batch_size, progress=show_progress, **long_options)
@@ -101,6 +121,28 @@ def predict(
         id_column=id_column, progress=show_progress, skip_invalid=skip_invalid, **long_options)
     _warn_truncated(summary["truncated"], summary["rows"], long_text, classifier.processor.max_length)
     _report_file(summary, output, as_json, skip_invalid, "predictions")
+
+
+ENGINES = ("local", "ray")
+
+
+def _check_engine(engine: str, workers: int | None, worker_threads: int | None, input_file: Path | None,
+                  output: str | None, device: str | None) -> None:
+    """OptionError for an unknown --engine, Ray-only options without --engine ray, or --engine ray without
+    --input and a folder --output."""
+    from sensoryt5.errors import OptionError
+
+    if engine not in ENGINES:
+        raise OptionError(f"--engine {engine!r}: choose from {', '.join(ENGINES)}")
+    if engine == "local":
+        for flag, value in (("--workers", workers), ("--worker-threads", worker_threads)):
+            if value is not None:
+                raise OptionError(f"{flag} applies to --engine ray only")
+        return
+    if input_file is None or output is None or output == "-":
+        raise OptionError("--engine ray needs --input FILE|FOLDER|GLOB and --output FOLDER")
+    if device is not None:
+        raise OptionError("--device applies to --engine local only (Ray workers run on their node's CPU)")
 
 
 def _check_sources(have_texts: bool, input_file: Path | None, output: str | None, skip_invalid: bool,
