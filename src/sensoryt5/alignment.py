@@ -399,6 +399,11 @@ class SensoryProcessor:
             self._layout = (content[0], len(sequence) - 1 - content[-1])
         return self._layout
 
+    def token_counts(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's token count [N] before truncation, special tokens included (what batching sorts by)."""
+        encoded = self.tokenizer(_as_text_list(texts), truncation=False, verbose=False)
+        return np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+
     def windows(self, texts: str | Sequence[str], long_text: str = "truncate", stride: int | None = None,
                 return_tensors: str | None = None) -> Windows:
         """Tokenise `texts` once, without truncation, and build the windows the model reads (see

@@ -47,7 +47,7 @@ def contribution_colour(share: float) -> str:
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
-    """Index batches in order of decreasing length (less padding); callers restore input order."""
+    """Index batches in order of decreasing length (token counts: least padding); callers restore input order."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
     for start in range(0, len(order), batch_size):
         yield order[start:start + batch_size]
@@ -180,7 +180,7 @@ class SensoryClassifier:
         n_tokens = np.zeros(len(batch), dtype=np.int64)  # [N]
         chunks = np.zeros(len(batch), dtype=np.int64)  # [N]
         with tqdm(total=len(batch), unit="text", desc="predict", disable=not progress) as bar:
-            for idx in length_sorted_batches([len(t) for t in batch], batch_size):
+            for idx in length_sorted_batches(self.processor.token_counts(batch), batch_size):
                 windows = self.processor.windows([batch[i] for i in idx], long_text, stride)
                 logits = self._window_logits(windows.features, batch_size)  # [W, C]
                 if long_text == "chunk":
@@ -276,7 +276,7 @@ class SensoryClassifier:
         target = self._label_index(label)
         results: list[dict[str, Any]] = [{} for _ in batch]
         with tqdm(total=len(batch), unit="text", desc="explain", disable=not progress) as bar:
-            for idx in length_sorted_batches([len(t) for t in batch], batch_size):
+            for idx in length_sorted_batches(self.processor.token_counts(batch), batch_size):
                 for i, result in zip(idx, self._explain_chunk([batch[i] for i in idx], target, top_k, n_steps,
                                                               attention, tolerance)):
                     results[i] = result

@@ -185,10 +185,13 @@ def max_abs_difference(model: Any, path: str | Path, features: Mapping[str, Any]
 
 
 def predicted_labels(logits: np.ndarray, thresholds: list[float] | None) -> list[tuple[int, ...]]:
-    """Per text, its predicted label indices: the argmax of logits [N, C] (`thresholds` None), else those whose
-    sigmoid reaches their threshold."""
+    """Per text, its predicted label indices as `SensoryClassifier.predict` reports them: the first largest softmax
+    probability of logits [N, C] (`thresholds` None; two labels can tie in float32 where their logits do not),
+    else those whose sigmoid reaches their threshold."""
+    from sensoryt5.classifier import _softmax
+
     if thresholds is None:
-        return [(int(i),) for i in logits.argmax(axis=1)]
+        return [(int(i),) for i in _softmax(logits.astype(np.float32)).argmax(axis=1)]
     over = 1.0 / (1.0 + np.exp(-logits)) >= np.asarray(thresholds)  # [N, C]
     return [tuple(int(i) for i in np.flatnonzero(row)) for row in over]
 
@@ -207,7 +210,7 @@ def label_agreement(model: Any, processor: Any, path: str | Path, texts: list[st
         thresholds = list(config.label_thresholds or [0.5] * config.num_labels)
     runner = OnnxRunner(path, providers=["CPUExecutionProvider"])
     same = 0
-    for idx in length_sorted_batches([len(t) for t in texts], batch_size):
+    for idx in length_sorted_batches(processor.token_counts(texts), batch_size):
         features = processor([texts[i] for i in idx])
         with torch.inference_mode():
             reference = model(**{k: v.to(model.device) for k, v in features.items()}).logits.float().cpu().numpy()
