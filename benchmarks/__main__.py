@@ -35,7 +35,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 MODULES = ("lexicon_load", "first_call", "model_step", "alignment_speed", "inference_speed", "explain_speed",
-           "onnx_speed", "serve_load")
+           "onnx_speed", "serve_load", "ray_speed")
 GPU_MODULE = "gpu_throughput"
 RECORDED_GPU = HERE / "results" / "gpu_throughput.json"
 OOV_STUDY = HERE / "results" / "oov_study.md"

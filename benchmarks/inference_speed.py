@@ -8,7 +8,7 @@ warm-up round also fills the processor's word memo.
 Baseline: an `AutoModelForSequenceClassification` of the backbone's family whose encoder weights are that model's
 fine-tuned backbone (pooler and head random: throughput does not depend on them), saved with the tokenizer and run
 by `pipeline(..., top_k=None)` with the same batch size and truncation length. Both return every label's score.
-Ratio = SensoryClassifier time / pipeline time (target <= 1.00, i.e. at least as fast as the pipeline).
+Ratio = SensoryClassifier time / pipeline time (target <= 0.50, i.e. at least twice the pipeline's throughput).
 Threads: `$SENSORYT5_BENCH_THREADS` (default 1: on a shared 2-core machine with a load average above 2, two torch
 threads made MiniLM 5x slower than one, as each thread waits out the other's time slices).
 `--quick`: the untrained MiniLM SensoryT5 (throughput only), 256 texts, 3 repetitions.
@@ -35,7 +35,7 @@ N_TEXTS, QUICK_TEXTS = 2000, 256
 BATCH = 32
 THREADS = int(os.environ.get("SENSORYT5_BENCH_THREADS", "1"))  # 2 threads on a loaded 2-core machine are far slower
 REPEATS, QUICK_REPEATS = 5, 3
-TARGET_RATIO = 1.00
+TARGET_RATIO = 0.50  # at least 2x the pipeline (issue 22)
 RECIPE: dict[str, Any] = dict(dataset="isear", backbone="minilm", sensory_mode="norms", fusion="paper",
                               oov_embedder=None,
                               max_train_samples=3000, epochs=1.0, batch_size=32, max_length=128, learning_rate=1e-4,

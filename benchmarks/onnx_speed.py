@@ -3,7 +3,8 @@ dev accuracy / macro-F1 of all three, on the model, texts and batch size of `ben
 
 Speed: the first 1,000 of those ISEAR training texts, batch 32, CPU, torch and onnxruntime both on `THREADS`
 intra-op threads; the three backends are timed in turn every round, and each export gets a figure with the PyTorch
-backend as baseline (ratio = ONNX time / PyTorch time; the aim for int8 is ratio <= 0.5, i.e. at least 2x).
+backend as baseline (ratio = ONNX time / PyTorch time; the target for int8 is ratio <= 0.286, i.e. at least 3.5x,
+with label agreement with PyTorch of at least 98% on the dev split).
 Accuracy: ISEAR validation (743 texts) with each backend (`dev_scores`).
 `--quick`: the untrained MiniLM SensoryT5, 256 texts, 3 repetitions, no dev scores.
 
@@ -36,7 +37,8 @@ from benchmarks.inference_speed import (
 )
 from sensoryt5.backbones import quiet_weight_loading
 
-TARGET_INT8_RATIO = 0.5
+TARGET_INT8_RATIO = round(1 / 3.5, 3)  # at least 3.5x torch fp32 (issue 22)
+TARGET_AGREEMENT = 0.98  # int8 label agreement with torch on the dev split
 N_TEXTS = 1000  # half of benchmarks.inference_speed's 2,000, to keep `python -m benchmarks` under 10 minutes
 
 
@@ -98,7 +100,8 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
                 unit="s/pass",
                 candidate_times=onnx_times,
                 baseline_times=torch_times,
-                target=f"ratio <= {TARGET_INT8_RATIO:.2f}" if precision == "int8" else "",
+                target=(f"ratio <= {TARGET_INT8_RATIO:.3f}" + (f", dev agreement >= {TARGET_AGREEMENT:.0%}"
+                                                                  if scores else "")) if precision == "int8" else "",
                 notes={
                     "texts": len(texts), "batch_size": BATCH, "device": "cpu", "threads": THREADS,
                     "speedup_median": round(float(np.median(np.divide(torch_times, onnx_times))), 3),
@@ -108,7 +111,8 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
                 },
             )
             if figure.target:
-                figure.passed = figure.summary()["ratio_median"] <= TARGET_INT8_RATIO
+                agrees = scores is None or scores[f"onnx-{precision}"]["agreement_with_torch"] >= TARGET_AGREEMENT
+                figure.passed = figure.summary()["ratio_median"] <= TARGET_INT8_RATIO and agrees
             figures.append(figure)
     return figures
 

@@ -12,6 +12,9 @@ through `SensoryClassifier.predict_proba` in this process (batch 32, no HTTP), s
 cost per text relative to the model alone. Recorded: p50/p99/max latency over every timed request, requests/s and
 texts/s per round (median), model calls (micro-batching), the server's peak RSS. Torch runs on `THREADS` threads in
 both. Every round has a deadline; a round that overruns it fails the benchmark instead of hanging it.
+Second figure: the same load on two servers of that model at once, `serve --backend onnx` (its fp32 export,
+`model.onnx` in the model folder, written on first use) and `serve` with torch, rounds alternating; ratio = ONNX
+round time / torch round time, with each backend's p50/p99 latency and requests/s.
 `--quick`: 5 rounds of 60 requests.
 
     python -m benchmarks.serve_load [--quick]
@@ -98,14 +101,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(model_dir: Path, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """`sensoryt5 serve MODEL_DIR --port PORT` in a subprocess, ready (GET /health answers) when entered."""
+def running_server(model_dir: Path, port: int, log: Path, backend: str = "torch") -> Iterator[subprocess.Popen]:
+    """`sensoryt5 serve MODEL_DIR --port PORT [--backend onnx]` in a subprocess, ready (GET /health answers) when
+    entered."""
     import httpx
 
     env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    device = ["--device", "cpu"] if backend == "torch" else ["--backend", backend]
     with log.open("w") as errors:
         server = subprocess.Popen([sys.executable, "-m", "sensoryt5", "serve", str(model_dir), "--host", "127.0.0.1",
-                                   "--port", str(port), "--device", "cpu"],
+                                   "--port", str(port), *device],
                                   stdout=subprocess.DEVNULL, stderr=errors, env=env)
     try:
         deadline = time.monotonic() + STARTUP_DEADLINE_S
@@ -230,15 +235,71 @@ def measure(model_dir: Path, n_requests: int, deadline_s: float, name: str) -> F
     return figure
 
 
+def _latency_notes(rounds: list[tuple[list[float], list[str]]], n_requests: int, times: list[float]
+                   ) -> dict[str, Any]:
+    """p50/p99/max latency over the timed rounds (the first is the warm-up), failures, requests/s (median)."""
+    timed = rounds[1:]
+    latencies = np.array([s for lat, _ in timed for s in lat]) * 1000.0
+    return {"latency_ms": {"p50": round(float(np.percentile(latencies, 50)), 2),
+                           "p99": round(float(np.percentile(latencies, 99)), 2),
+                           "max": round(float(latencies.max()), 2)},
+            "timed_requests": int(len(latencies)), "failed_requests": sum(len(fail) for _, fail in rounds),
+            "requests_per_s_median": round(n_requests / statistics.median(times), 1)}
+
+
+def measure_backends(model_dir: Path, n_requests: int, deadline_s: float, name: str) -> Figure:
+    """The same load on `serve --backend onnx` (the fp32 export of `model_dir`) and on `serve` with torch, two
+    servers up at once, their rounds alternating; ratio = ONNX round time / torch round time."""
+    from sensoryt5.export import export_onnx
+
+    if not (model_dir / "model.onnx").is_file():
+        export_onnx(model_dir, model_dir / "model.onnx")
+    per_round = request_texts(n_requests // ROUNDS)
+    rounds: dict[str, list[tuple[list[float], list[str]]]] = {"onnx": [], "torch": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        ports = {backend: free_port() for backend in rounds}
+        with running_server(model_dir, ports["onnx"], Path(tmp) / "onnx.log", backend="onnx"), \
+                running_server(model_dir, ports["torch"], Path(tmp) / "torch.log"):
+            def load(backend: str) -> None:
+                url = f"http://127.0.0.1:{ports[backend]}/v1/predict"
+                rounds[backend].append(asyncio.run(_load_round(url, per_round, deadline_s)))
+
+            load_before = os.getloadavg()[0]
+            onnx_times, torch_times = paired_timings(lambda: load("onnx"), lambda: load("torch"), repeats=ROUNDS,
+                                                     warmup=1)
+    notes = {backend: _latency_notes(rounds[backend], len(per_round), times)
+             for backend, times in (("onnx", onnx_times), ("torch", torch_times))}
+    figure = Figure(
+        name=name,
+        candidate=f"sensoryt5 serve --backend onnx (fp32 model.onnx): {len(per_round)} POST /v1/predict of 1-"
+                  f"{MAX_TEXTS_PER_REQUEST} texts from {CONCURRENCY} concurrent clients",
+        baseline="sensoryt5 serve (torch backend), the same requests, rounds alternating",
+        unit="s/round",
+        candidate_times=onnx_times,
+        baseline_times=torch_times,
+        target="zero failed requests",
+        notes={**{f"{backend}.{key}": value for backend, n in notes.items() for key, value in n.items()},
+               "threads": THREADS, "round_deadline_s": deadline_s,
+               "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
+    )
+    figure.passed = all(n["failed_requests"] == 0 and n["timed_requests"] == len(per_round) * ROUNDS
+                        for n in notes.values())
+    return figure
+
+
 def run(quick: bool = False) -> list[Figure]:
-    """One figure: 5,000 timed requests (quick: 300) against the small fine-tuned model."""
+    """Two figures: 5,000 timed requests (quick: 300) against the small fine-tuned model, served against the
+    model alone, and served by the ONNX backend against the torch backend."""
     from sensoryt5.backbones import quiet_weight_loading
 
     with quiet_weight_loading():
         model_dir = small_model()
         if quick:
-            return [measure(model_dir, QUICK_REQUESTS, QUICK_ROUND_DEADLINE_S, "serve_load/small-bert-quick")]
-        return [measure(model_dir, REQUESTS, ROUND_DEADLINE_S, "serve_load/small-bert")]
+            return [measure(model_dir, QUICK_REQUESTS, QUICK_ROUND_DEADLINE_S, "serve_load/small-bert-quick"),
+                    measure_backends(model_dir, QUICK_REQUESTS, QUICK_ROUND_DEADLINE_S,
+                                     "serve_load/onnx-vs-torch-quick")]
+        return [measure(model_dir, REQUESTS, ROUND_DEADLINE_S, "serve_load/small-bert"),
+                measure_backends(model_dir, REQUESTS, ROUND_DEADLINE_S, "serve_load/onnx-vs-torch")]
 
 
 if __name__ == "__main__":
