@@ -6,8 +6,8 @@ Model: `benchmarks.inference_speed`'s MiniLM SensoryT5 (paper fusion, norms, no 
 Baseline: `sensoryt5 predict MODEL --input texts.parquet --output out.parquet` on one torch thread.
 Candidates: `sensoryt5 predict ... --engine ray --workers N --worker-threads 1 --output FOLDER` with N = 1 and 2
 (a local Ray started by the command). The three commands run in turn every round, 2 rounds, with no warm-up round
-(each command is a fresh process, as a user runs it); ratio = Ray time / predict time. On a machine with two cores, two workers can at best halve the time, less Ray's
-start (about 10 s) and each worker's model load.
+(each command is a fresh process, as a user runs it); ratio = Ray time / predict time. On a machine with two
+cores, two workers can at best halve the time, less Ray's start (about 10 s) and each worker's model load.
 `--quick`: 400 texts, 1 round.
 
     python -m benchmarks.ray_speed [--quick]
