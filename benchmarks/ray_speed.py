@@ -5,7 +5,7 @@ Texts: the first 20,000 GoEmotions training comments (short Reddit comments; 12 
 Model: `benchmarks.inference_speed`'s MiniLM SensoryT5 (paper fusion, norms, no OOV regressor).
 Baseline: `sensoryt5 predict MODEL --input texts.parquet --output out.parquet` on one torch thread.
 Candidates: `sensoryt5 predict ... --engine ray --workers N --worker-threads 1 --output FOLDER` with N = 1 and 2
-(a local Ray started by the command). The three commands run in turn every round, 2 rounds, with no warm-up round
+(a local Ray started by the command). The three commands run in turn, one round, with no warm-up round
 (each command is a fresh process, as a user runs it); ratio = Ray time / predict time. On a machine with two
 cores, two workers can at best halve the time, less Ray's start (about 10 s) and each worker's model load.
 `--quick`: 400 texts, 1 round.
@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.harness import Figure, interleaved_timings
 
 N_TEXTS, QUICK_TEXTS = 20_000, 400
-REPEATS, QUICK_REPEATS = 2, 1
+REPEATS, QUICK_REPEATS = 1, 1
 WORKERS = (1, 2)
 
 
