@@ -132,3 +132,23 @@ def test_cli_engine_options_are_checked(model_dir, tmp_path, capfd, args, messag
         args = [*args, "--output", str(tmp_path / "out.jsonl")]
     code, err = run_cli(["predict", str(model_dir), "--input", str(source), "--text-column", "body", *args], capfd)
     assert code == 2 and message in err
+
+
+def test_ray_onnx_backend_without_weights_equals_local_onnx(ray_local, model_dir, tmp_path):
+    """`--backend onnx` on Ray: an exported folder without model.safetensors, the rows of local ONNX prediction."""
+    import shutil
+
+    from sensoryt5.classifier import SensoryClassifier
+    from sensoryt5.export import export_onnx
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    export_onnx(folder)
+    (folder / "model.safetensors").unlink()
+    source = _csv(tmp_path / "texts.csv", [t for t in TEXTS if t] * 3)
+    local = tmp_path / "local.parquet"
+    SensoryClassifier.from_pretrained(folder, backend="onnx").predict_file(source, local, text_column="body")
+    summary = predict_ray(folder, source, str(tmp_path / "ray"), text_column="body", backend="onnx", workers=2,
+                          chunk_size=5)
+    assert summary["rows"] == 21
+    _same(_rows(tmp_path / "ray"), _rows(local))
