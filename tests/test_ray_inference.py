@@ -123,14 +123,15 @@ def test_cli_engine_ray_starts_its_own_ray_and_reports(model_dir, tmp_path):
     (["--workers", "2"], "--workers applies to --engine ray only"),
     (["--engine", "spark"], "--engine 'spark': choose from local, ray"),
     (["--engine", "ray", "--output", "-"], "--engine ray needs --input FILE|FOLDER|GLOB and --output FOLDER"),
+    (["a text", "--engine", "ray"], "--engine ray needs --input FILE|FOLDER|GLOB and --output FOLDER (and no texts)"),
 ])
 def test_cli_engine_options_are_checked(model_dir, tmp_path, capfd, args, message):
     from test_bad_input import run_cli
 
     source = _csv(tmp_path / "texts.csv", TEXTS[:2])
     if "--output" not in args:
-        args = [*args, "--output", str(tmp_path / "out.jsonl")]
-    code, err = run_cli(["predict", str(model_dir), "--input", str(source), "--text-column", "body", *args], capfd)
+        args = [*args, "--output", str(tmp_path / "out")]
+    code, err = run_cli(["predict", str(model_dir), *args, "--input", str(source), "--text-column", "body"], capfd)
     assert code == 2 and message in err
 
 

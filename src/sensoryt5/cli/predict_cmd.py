@@ -85,7 +85,7 @@ def predict(
     check_device(device)
     check_long_text(long_text, stride, chunk_aggregate)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    _check_engine(engine, workers, worker_threads, input_file, output, device)
+    _check_engine(engine, workers, worker_threads, bool(texts), input_file, output, device)
     long_options = {"long_text": long_text, "stride": stride, "chunk_aggregate": chunk_aggregate}
     if engine == "ray":
         from sensoryt5.ray_inference import predict_ray
@@ -126,8 +126,8 @@ def predict(
 ENGINES = ("local", "ray")
 
 
-def _check_engine(engine: str, workers: int | None, worker_threads: int | None, input_file: Path | None,
-                  output: str | None, device: str | None) -> None:
+def _check_engine(engine: str, workers: int | None, worker_threads: int | None, have_texts: bool,
+                  input_file: Path | None, output: str | None, device: str | None) -> None:
     """OptionError for an unknown --engine, Ray-only options without --engine ray, or --engine ray without
     --input and a folder --output."""
     from sensoryt5.errors import OptionError
@@ -139,8 +139,8 @@ def _check_engine(engine: str, workers: int | None, worker_threads: int | None, 
             if value is not None:
                 raise OptionError(f"{flag} applies to --engine ray only")
         return
-    if input_file is None or output is None or output == "-":
-        raise OptionError("--engine ray needs --input FILE|FOLDER|GLOB and --output FOLDER")
+    if have_texts or input_file is None or output is None or output == "-":
+        raise OptionError("--engine ray needs --input FILE|FOLDER|GLOB and --output FOLDER (and no texts)")
     if device is not None:
         raise OptionError("--device applies to --engine local only (Ray workers run on their node's CPU)")
 
