@@ -3,8 +3,8 @@
 
 For each data set and N examples per class: each variant's mean test macro-F1 over its seeds, and the paired
 bootstrap 95% interval (over test items, seeds paired, same device) of `input` with the norms minus `none`, with
-random values minus `none`, and norms minus random values. Rebuilt from every finished run, so it can be rerun as
-the queue goes on.
+random values minus `none`, norms minus random values, and the NRC Emotion Lexicon (`--lexicon nrc-emolex`) minus
+`none` and minus random values. Rebuilt from every finished run, so it can be rerun as the queue goes on.
 
     python -m experiments.few_labels_report [--folder results/next-checks/few-labels]
 """
@@ -21,8 +21,11 @@ from experiments.fusion_report import _interval, by_key, compare
 from sensoryt5.atomic import atomic_open, write_json
 from sensoryt5.reproduce import load_results
 
-VARIANTS = {"none": "none", "input-norms": "input, norms", "input-random": "input, random values"}
-PAIRS = (("input-norms", "none"), ("input-random", "none"), ("input-norms", "input-random"))
+VARIANTS = {"none": "none", "input-norms": "input, norms", "input-random": "input, random values",
+            "input-norms-nrc-emolex": "input, NRC"}
+SHORT = {"none": "none", "input-norms": "norms", "input-random": "random", "input-norms-nrc-emolex": "NRC"}
+PAIRS = (("input-norms", "none"), ("input-random", "none"), ("input-norms", "input-random"),
+         ("input-norms-nrc-emolex", "none"), ("input-norms-nrc-emolex", "input-random"))
 
 
 def curve(folder: Path) -> dict[str, Any]:
@@ -54,7 +57,7 @@ def curve(folder: Path) -> dict[str, Any]:
 
 
 def plot(data: dict[str, Any], path: Path) -> None:
-    """Per data set: mean test macro-F1 against examples per class (top), and norms − none and random − none with
+    """Per data set: mean test macro-F1 against examples per class (top), and each variant − none with
     their paired 95% intervals (bottom)."""
     import matplotlib
 
@@ -70,11 +73,11 @@ def plot(data: dict[str, Any], path: Path) -> None:
             points = [(n, data[dataset][n]["variants"][key]["mean"]) for n in ns if key in data[dataset][n]["variants"]]
             if points:
                 top.plot(*zip(*points), marker="o", label=label)
-        for offset, (pair, label) in enumerate((("input-norms - none", "norms − none"),
-                                                ("input-random - none", "random − none"))):
+        against_none = [(f"{a} - {b}", f"{SHORT[a]} − none") for a, b in PAIRS if b == "none"]
+        for offset, (pair, label) in enumerate(against_none):
             rows = [(n, data[dataset][n]["pairs"][pair]) for n in ns if pair in data[dataset][n]["pairs"]]
             if rows:
-                x = [n * (1.06 if offset else 0.94) for n, _ in rows]
+                x = [n * (0.94 + 0.06 * offset) for n, _ in rows]
                 y = [100 * c["difference"] for _, c in rows]
                 err = [[100 * (c["difference"] - c["ci_low"]) for _, c in rows],
                        [100 * (c["ci_high"] - c["difference"]) for _, c in rows]]
@@ -95,8 +98,9 @@ def plot(data: dict[str, Any], path: Path) -> None:
 
 def markdown(data: dict[str, Any]) -> str:
     """The RESULTS.md table: one row per data set and N."""
-    lines = ["| data set | per class | seeds | none | input, norms | input, random | norms − none | random − none | "
-             "norms − random |", "|---|---:|---|---:|---:|---:|---|---|---|"]
+    lines = ["| data set | per class | seeds | " + " | ".join(VARIANTS.values()) + " | "
+             + " | ".join(f"{SHORT[a]} − {SHORT[b]}" for a, b in PAIRS) + " |",
+             "|---|---:|---|" + "---:|" * len(VARIANTS) + "---|" * len(PAIRS)]
     for dataset, by_n in data.items():
         for n, cell in sorted(by_n.items()):
             variants = cell["variants"]

@@ -71,7 +71,7 @@ def test_fit_oov_json_reports_every_dimension_and_the_mean(monkeypatch):
 
     calls = {}
 
-    def fake_evaluate(embedder, seed, progress, refit):
+    def fake_evaluate(embedder, seed, progress, refit, norms):
         calls.update(embedder=embedder, seed=seed, refit=refit)
         return {**{d: 0.7 for d in SENSORIMOTOR}, "mean": 0.7}
 
@@ -102,7 +102,7 @@ def test_fit_oov_write_bundled_copies_the_refit_into_the_package(monkeypatch, tm
     fitted = oov.OOVRegressor("minilm", head, rng.normal(size=(5, 4)).astype(np.float16),
                              rng.uniform(0, 5, (5, 11)).astype(np.float32), oov.DEFAULT_CONFIG, load_norms().sha256)
 
-    def fake_evaluate(embedder, seed, progress, refit):
+    def fake_evaluate(embedder, seed, progress, refit, norms):
         fitted.save(oov.cache_path(embedder))  # what the real refit leaves in the user cache
         return {**{d: 0.7 for d in SENSORIMOTOR}, "mean": 0.7}
 

@@ -61,8 +61,8 @@ def small_split(monkeypatch):
     """Make `load_or_fit` fit on the first 3,000 words of the 90% split, to keep refit tests fast."""
     full = oov.heldout_split
 
-    def first_3000(seed: int = 0):
-        train, held = full(seed)
+    def first_3000(seed: int = 0, norms=None):
+        train, held = full(seed, norms)
         return train[:3000], held
 
     monkeypatch.setattr(oov, "heldout_split", first_3000)

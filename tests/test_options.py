@@ -56,8 +56,8 @@ def test_reproduce_offers_every_training_option_the_grid_does_not_set():
 
     options = _options(_command("reproduce"))
     grid = {p.name for p in REPRODUCE_GRID_OPTIONS}
-    assert grid == {"datasets", "sensory", "fusion", "dims", "ablate", "seeds", "output", "name", "keep_models",
-                    "quick", "report_only", "workers"}
+    assert grid == {"datasets", "sensory", "fusion", "dims", "ablate", "lexicon", "seeds", "output", "name",
+                    "keep_models", "quick", "report_only", "workers"}
     for f in dataclasses.fields(TrainingConfig):
         if f.name in NOT_ON_COMMAND_LINE or f.name in GRID_FIELDS:
             continue

@@ -28,15 +28,17 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from sensoryt5.atomic import write_json
-from sensoryt5.errors import OptionError, check_choice, option
+from sensoryt5.atomic import atomic_open, write_json
+from sensoryt5.errors import ModelLoadError, OptionError, check_choice, option
 from sensoryt5.legacy import current_keys
 from sensoryt5.lexicon import SOURCES, SensoryLexicon, normalise
+from sensoryt5.lexicons import is_built_in
 from sensoryt5.long_text import Windows, check_long_text, default_stride, plan_windows
-from sensoryt5.norms import SENSORIMOTOR
+from sensoryt5.norms import LANCASTER, SENSORIMOTOR
 
 MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
 PROCESSOR_FILE = "sensory_processor.json"
+LEXICON_FILE = "sensory_lexicon.csv"  # a CSV lexicon's copy in a saved model folder
 _MISSING = SOURCES.index("missing")
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 _PHRASE_BASE = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -57,13 +59,20 @@ def stable_hash(text: str, seed: int = 0) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode(), digest_size=8).digest(), "little")
 
 
-def random_vectors(words: Sequence[str], dims: Sequence[str], seed: int = 0) -> np.ndarray:
-    """Random SensoryT5 values: [len(words), len(dims)] uniform in [0, 5), a pure function of (word, dim, seed)."""
+def _dim_code(dim: str) -> int:
+    """A dimension's code in the random stream: 1-11 for the Lancaster dimensions (the values every earlier run
+    drew), a hash of the name for another lexicon's."""
+    return SENSORIMOTOR.index(dim) + 1 if dim in SENSORIMOTOR else stable_hash(dim, -1)
+
+
+def random_vectors(words: Sequence[str], dims: Sequence[str], seed: int = 0, high: float = 5.0) -> np.ndarray:
+    """Random SensoryT5 values: [len(words), len(dims)] uniform in [0, high) (the Lancaster range by default; the
+    processor passes its lexicon's top), a pure function of (word, dim, seed)."""
     keys = np.array([stable_hash(w, seed) for w in words], dtype=np.uint64)[:, None]  # [N, 1]
-    dim_codes = np.array([SENSORIMOTOR.index(d) + 1 for d in dims], dtype=np.uint64)[None, :]  # [1, D]
+    dim_codes = np.array([_dim_code(d) for d in dims], dtype=np.uint64)[None, :]  # [1, D]
     with np.errstate(over="ignore"):
         bits = _splitmix64(keys ^ (dim_codes * _HASH_BASE))
-    return ((bits >> np.uint64(11)).astype(np.float64) * (5.0 / 2.0**53)).astype(np.float32)
+    return ((bits >> np.uint64(11)).astype(np.float64) * (high / 2.0**53)).astype(np.float32)
 
 
 def shuffled_rows(n_entries: int, seed: int = 0) -> np.ndarray:
@@ -220,9 +229,13 @@ class SensoryProcessor:
         if self.sensory_mode == "shuffled":
             rows = self._permutation[rows]
         if self.sensory_mode == "random":
-            return random_vectors([self.lexicon.norms.words[r] for r in rows], self.lexicon.dims, self.seed)
+            return self._random_vectors([self.lexicon.norms.words[r] for r in rows])
         vectors = self.lexicon.table[rows]
         return np.zeros_like(vectors) if self.sensory_mode == "none" else vectors
+
+    def _random_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """The `random` mode's values of `words` [N, D], uniform up to the top of the lexicon's range."""
+        return random_vectors(words, self.lexicon.dims, self.seed, high=self.lexicon.norms.value_range[1])
 
     @property
     def _permutation(self) -> np.ndarray:
@@ -268,7 +281,7 @@ class SensoryProcessor:
         if self.sensory_mode == "none":
             return np.zeros_like(vectors)
         if self.sensory_mode == "random":
-            return random_vectors(words, self.lexicon.dims, self.seed) * np.array([bool(w) for w in words])[:, None]
+            return self._random_vectors(words) * np.array([bool(w) for w in words])[:, None]
         if self.sensory_mode == "shuffled":
             n_entries = len(self.lexicon.norms.words)
             for i, (word, entry) in enumerate(zip(words, entries)):
@@ -521,15 +534,24 @@ class SensoryProcessor:
 
     def settings(self) -> dict[str, Any]:
         """What `save_pretrained` records: sensory mode, seed, max length, ablated dimensions and the lexicon
-        settings."""
-        return {"sensory_mode": self.sensory_mode, "seed": self.seed, "max_length": self.max_length,
-                "ablate": self.ablate, **self.lexicon.settings()}
+        settings (a CSV lexicon as `LEXICON_FILE`, its copy in the folder)."""
+        settings = {"sensory_mode": self.sensory_mode, "seed": self.seed, "max_length": self.max_length,
+                    "ablate": self.ablate, **self.lexicon.settings()}
+        if not is_built_in(self.lexicon.lexicon):  # the copy `save_pretrained` writes, and where it came from
+            settings.update(lexicon=LEXICON_FILE, lexicon_source=Path(self.lexicon.lexicon).name)
+        return settings
 
     def save_pretrained(self, folder: str | Path) -> None:
-        """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically)."""
+        """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically); a CSV
+        lexicon is copied beside as `LEXICON_FILE`, so that the folder reloads without the original file."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(str(folder))
+        if not is_built_in(self.lexicon.lexicon):
+            source = Path(self.lexicon.lexicon)
+            if source.resolve() != (folder / LEXICON_FILE).resolve():
+                with atomic_open(folder / LEXICON_FILE, "wb") as handle:
+                    handle.write(source.read_bytes())
         write_json(folder / PROCESSOR_FILE, self.settings())
 
     @classmethod
@@ -541,10 +563,26 @@ class SensoryProcessor:
         settings = json.loads((folder / PROCESSOR_FILE).read_text(encoding="utf-8"))
         settings = current_keys(settings)
         settings.update(overrides)
-        lexicon = SensoryLexicon(dims=tuple(settings["sensory_dims"]), oov_embedder=settings.get("oov_embedder"))
+        lexicon = SensoryLexicon(dims=tuple(settings["sensory_dims"]), oov_embedder=settings.get("oov_embedder"),
+                                 lexicon=saved_lexicon(folder, settings))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         return cls(tokenizer, lexicon, sensory_mode=settings["sensory_mode"], max_length=settings["max_length"],
                    seed=settings.get("seed", 0), ablate=settings.get("ablate", ()))
+
+
+def saved_lexicon(folder: Path, settings: dict[str, Any]) -> str:
+    """The lexicon a saved processor names: a built-in's name, or the path of the CSV copied into `folder`
+    (ModelLoadError when that copy is missing or its content is not the one the model was trained with)."""
+    name = str(settings.get("lexicon", LANCASTER))
+    if is_built_in(name):
+        return name
+    path = folder / name
+    if not path.is_file():
+        raise ModelLoadError(f"{folder} names the lexicon file {name}, which is not in the folder")
+    expected = settings.get("norms_sha256")
+    if expected is not None and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        raise ModelLoadError(f"{path} is not the lexicon the model was trained with (its sha256 differs)")
+    return str(path)
 
 
 def check_ablate(ablate: Sequence[str], dims: Sequence[str]) -> None:

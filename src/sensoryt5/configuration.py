@@ -13,7 +13,7 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 
 from .errors import check_choice
-from .norms import PERCEPTUAL, parse_dims
+from .norms import LANCASTER, PERCEPTUAL, parse_dims
 
 SENSORY_MODES: tuple[str, ...] = ("norms", "random", "shuffled", "none")
 PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")
@@ -31,7 +31,8 @@ class SensoryConfig(PreTrainedConfig):
     backbone_name_or_path (`str`, *optional*): where the pretrained backbone came from (informational).
     sensory_mode (`str`, defaults to `"norms"`): `"norms"`, `"random"` or `"shuffled"` (how the caller built the
         sensory vectors; all three switch the sensory branch on) or `"none"` (the paper's baseline: no sensory branch).
-    sensory_dims (`list[str]`, defaults to the six perceptual dimensions): names of the sensory columns.
+    sensory_dims (`list[str]`, defaults to the six perceptual dimensions): names of the sensory columns (of the
+        Lancaster norms, checked, unless `lexicon_config` names another lexicon).
     fusion (`str`, defaults to `"paper"`): `"paper"` (A * H), `"residual"` (H + A), `"gate"` (H * sigmoid(W[H; A])),
         `"late"` (pooled H with sentence-level sensory statistics) or `"input"` (sensory added to input embeddings).
     t5_states (`str`, defaults to `"decoder"`): for encoder-decoder backbones, the stack whose last hidden states
@@ -76,7 +77,12 @@ class SensoryConfig(PreTrainedConfig):
             self.backbone_config = self.backbone_config.to_dict()
         if self.backbone_config is not None and "model_type" not in self.backbone_config:
             raise ValueError("backbone_config must include the backbone's model_type")
-        self.sensory_dims = list(parse_dims(list(self.sensory_dims)))
+        if self.lexicon_config.get("lexicon", LANCASTER) == LANCASTER:
+            self.sensory_dims = list(parse_dims(list(self.sensory_dims)))
+        elif not self.sensory_dims or len(set(self.sensory_dims)) != len(self.sensory_dims):
+            raise ValueError(f"sensory_dims must be distinct column names of the lexicon, got {self.sensory_dims}")
+        else:
+            self.sensory_dims = [str(d) for d in self.sensory_dims]
         super().__post_init__(**kwargs)
         if self.problem_type is None:
             self.problem_type = "single_label_classification"

@@ -1,6 +1,9 @@
 """The sensory lexicon: word → sensory vector over chosen dimensions, and how it was found.
 
-Look-up order for one word (case-insensitive): `exact` entry of the Lancaster norms, `lemma` (lemminflect:
+The table is the Lancaster norms unless another is chosen (`lexicon=`, `--lexicon`: the NRC Emotion Lexicon or a
+user's CSV, see `lexicons.py`); the rules below are the same for every table.
+
+Look-up order for one word (case-insensitive): `exact` entry of the table, `lemma` (lemminflect:
 "bananas" → banana, "smelled" → smell, "happier" → happy), `predicted` by the OOV regressor (words with at least
 one letter and only Latin-script letters, when a regressor is enabled), else `missing`.
 
@@ -24,7 +27,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms, parse_dims
+from sensoryt5.lexicons import is_built_in, load_lexicon
+from sensoryt5.norms import LANCASTER, PERCEPTUAL, SENSORIMOTOR, parse_dims
 
 if TYPE_CHECKING:
     from sensoryt5.oov import Embedder, OOVRegressor
@@ -90,20 +94,24 @@ class WordLookup:
 
 
 class SensoryLexicon:
-    """Lancaster norms look-up over a subset of the 11 dimensions, with an optional OOV regressor.
+    """Look-up in a word table (the Lancaster norms by default) over chosen dimensions, with an optional OOV
+    regressor fitted on that table.
 
     Args:
-        dims: dimension names, or "perceptual" / "action" / "sensorimotor" (default: the 6 perceptual ones).
+        dims: dimension names, `all`, a named set ("perceptual" / "action" / "sensorimotor" for Lancaster), or None
+            for the table's default (the 6 perceptual dimensions of Lancaster; every column of another table).
         oov_embedder: embedder of the OOV regressor (e.g. "minilm"), or None to report unknown words as missing.
         cache_dir: where the fitted regressor is cached (default `$SENSORYT5_CACHE` or `~/.cache/sensoryt5`).
+        lexicon: `lancaster`, `nrc-emolex` or the path of a CSV lexicon (see `sensoryt5.lexicons`).
     """
 
-    def __init__(self, dims: str | Sequence[str] = PERCEPTUAL, oov_embedder: str | None = "minilm",
-                 cache_dir: str | Path | None = None) -> None:
-        self.dims = parse_dims(dims if isinstance(dims, str) else tuple(dims))
+    def __init__(self, dims: str | Sequence[str] | None = None, oov_embedder: str | None = "minilm",
+                 cache_dir: str | Path | None = None, lexicon: str | Path = LANCASTER) -> None:
+        self.norms = load_lexicon(lexicon)
+        self.lexicon = self.norms.name if is_built_in(str(lexicon)) else str(lexicon)
+        self.dims = parse_dims(dims if dims is None or isinstance(dims, str) else tuple(dims), self.norms)
         self.oov_embedder = oov_embedder
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.norms = load_norms()
         self._columns = self.norms.column_indices(self.dims)
         self.table = self.norms.values[:, self._columns]  # [n_entries, n_dims]
         self.entry_rows: dict[str, int] = {w: i for i, w in enumerate(self.norms.words)}
@@ -120,8 +128,10 @@ class SensoryLexicon:
         return len(self.dims)
 
     def settings(self) -> dict[str, object]:
-        """The settings a saved model records so that its processor rebuilds the same lexicon."""
-        return {"sensory_dims": list(self.dims), "oov_embedder": self.oov_embedder, "norms_sha256": self.norms.sha256}
+        """The settings a saved model records so that its processor rebuilds the same lexicon (`lexicon`: the
+        built-in's name or the CSV's path as given; `SensoryProcessor.save_pretrained` copies a CSV beside)."""
+        return {"lexicon": self.lexicon, "sensory_dims": list(self.dims), "oov_embedder": self.oov_embedder,
+                "norms_sha256": self.norms.sha256}
 
     @cached_property
     def regressor(self) -> OOVRegressor | None:
@@ -130,7 +140,7 @@ class SensoryLexicon:
             return None
         from sensoryt5.oov import OOVRegressor
 
-        regressor = OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir)
+        regressor = OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir, norms=self.norms)
         return regressor.with_embedder(self._embedder) if self._embedder is not None else regressor
 
     def use_embedder(self, embedder: Embedder) -> None:

@@ -156,12 +156,13 @@ def _sensory_section(model_config: dict[str, Any], train_config: dict[str, Any],
     embedder = lexicon.get("oov_embedder")
     oov = f"values predicted by the OOV regressor on {embedder} embeddings" if embedder else "no value (zeros)"
     lines = ["## Sensory settings", "",
-             f"- sensory values: `{model_config.get('sensory_mode')}` (norms: the Lancaster norms; random / "
+             f"- sensory values: `{model_config.get('sensory_mode')}` (norms: the lexicon's values; random / "
              "shuffled: controls; none: the baseline without the sensory branch)",
+             f"- lexicon: {lexicon.get('lexicon_source') or lexicon.get('lexicon', 'lancaster')}",
              f"- fusion: `{model_config.get('fusion')}`",
              f"- dimensions: {', '.join(model_config.get('sensory_dims', []))}",
              f"- set to zero for every word: {', '.join(ablate) or 'none'}",
-             f"- words not in the norms: {oov}",
+             f"- words not in the lexicon: {oov}",
              f"- maximum length: {model_config.get('max_length')} tokens"]
     if coverage:
         lines += ["", f"Lexicon coverage of the {coverage['words']:,} word tokens of the training texts:", "",

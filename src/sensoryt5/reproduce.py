@@ -1,6 +1,6 @@
 """Reproduce the paper's comparison: data sets × variants × seeds; train on train, select on dev, test once.
 
-A variant is (fusion, sensory mode, dimensions); `none` is the paper's T5 baseline (the backbone without the
+A variant is (fusion, sensory mode, dimensions, lexicon); `none` is the paper's T5 baseline (the backbone without the
 sensory branch), `norms` is SensoryT5 and `random` Random SensoryT5. Each finished run leaves
 `runs/<dataset>/<variant>/seed<k>/result.json` (test predictions included) and is skipped when the grid is run
 again, so an interrupted reproduction resumes where it stopped. The report (`RESULTS.md`, `results.json`, a bar
@@ -29,7 +29,8 @@ from sensoryt5.training import TrainingConfig
 RESULT_FILE = "result.json"
 
 
-GRID_FIELDS = ("dataset", "output", "sensory_mode", "fusion", "sensory_dims", "ablate", "seed", "resume", "overwrite")
+GRID_FIELDS = ("dataset", "output", "sensory_mode", "fusion", "sensory_dims", "ablate", "lexicon", "seed", "resume",
+               "overwrite")
 """TrainingConfig fields the grid sets for each run; every other one comes from `ReproduceConfig.training`."""
 
 
@@ -45,8 +46,9 @@ class ReproduceConfig:
     datasets: list[str] = field(default_factory=lambda: ["isear", "emoint"])
     sensory_modes: list[str] = field(default_factory=lambda: ["none", "norms", "random"])
     fusions: list[str] = field(default_factory=lambda: ["paper"])
-    sensory_dims: list[str] = field(default_factory=lambda: ["perceptual"])
+    sensory_dims: list[str] = field(default_factory=lambda: ["perceptual"])  # `all` columns for another lexicon
     ablate: list[str] = field(default_factory=list)  # senses zeroed one at a time, beside the full variant
+    lexicons: list[str] = field(default_factory=lambda: ["lancaster"])
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     training: TrainingConfig = field(default_factory=training_template)
     output: str = "results"
@@ -89,6 +91,7 @@ class Variant:
     fusion: str = "paper"
     sensory_dims: str = "perceptual"
     ablate: str = ""  # comma list of dimensions zeroed for every word
+    lexicon: str = "lancaster"
 
     @property
     def ablated(self) -> tuple[str, ...]:
@@ -98,11 +101,16 @@ class Variant:
     @property
     def key(self) -> str:
         """Folder name, e.g. `paper-norms`, `gate-norms-action`, `gate-norms-no_visual` (column removed),
-        `input-norms-zero_visual` (sense zeroed); the baseline is `none`."""
+        `input-norms-zero_visual` (sense zeroed), `input-norms-nrc-emolex` (another lexicon, every column); the
+        baseline is `none`."""
         if self.sensory_mode == "none":
             return "none"
-        return (f"{self.fusion}-{self.sensory_mode}"
-                + ("" if self.sensory_dims == "perceptual" else f"-{dims_label(self.sensory_dims)}")
+        if self.lexicon == "lancaster":
+            dims = "" if self.sensory_dims == "perceptual" else f"-{dims_label(self.sensory_dims)}"
+        else:
+            dims = f"-{lexicon_label(self.lexicon)}" + ("" if self.sensory_dims == "all"
+                                                        else f"-{dims_label(self.sensory_dims, self.lexicon)}")
+        return (f"{self.fusion}-{self.sensory_mode}" + dims
                 + ("" if not self.ablated else "-zero_" + "+".join(self.ablated)))
 
 
@@ -112,13 +120,21 @@ def variant_of(result: dict[str, Any]) -> Variant:
 
 
 
-def dims_label(spec: str) -> str:
+def lexicon_label(lexicon: str) -> str:
+    """Short name of a lexicon in folder names: a built-in's name, a CSV file's stem."""
+    from sensoryt5.lexicons import is_built_in
+
+    return lexicon.strip().lower() if is_built_in(lexicon) else Path(lexicon).stem
+
+
+def dims_label(spec: str, lexicon: str = "lancaster") -> str:
     """Short name of a dimension set: a named set, `no_<sense>` for the perceptual set minus one, else a+b+c."""
+    from sensoryt5.lexicons import load_lexicon
     from sensoryt5.norms import DIMENSION_SETS, PERCEPTUAL, parse_dims
 
     if spec in DIMENSION_SETS:
         return spec
-    dims = parse_dims(spec)
+    dims = parse_dims(spec, load_lexicon(lexicon))
     missing = [d for d in PERCEPTUAL if d not in dims]
     if set(dims) < set(PERCEPTUAL) and len(missing) == 1:
         return f"no_{missing[0]}"
@@ -127,16 +143,20 @@ def dims_label(spec: str) -> str:
 
 def variants(config: ReproduceConfig) -> list[Variant]:
     """Every distinct variant of the grid (the baseline once, whatever the fusions and dimensions); each sense in
-    `config.ablate` adds, for every sensory variant, a copy with that sense zeroed."""
+    `config.ablate` adds, for every sensory variant, a copy with that sense zeroed. For a lexicon other than
+    Lancaster the default dimension set `perceptual` means all its columns."""
     seen: dict[str, Variant] = {}
-    for sensory_mode in config.sensory_modes:
-        for fusion in config.fusions:
-            for sensory_dims in config.sensory_dims:
-                for ablate in ["", *config.ablate]:
-                    if sensory_mode == "none" and ablate:
-                        continue
-                    variant = Variant(sensory_mode, fusion, sensory_dims, ablate)
-                    seen.setdefault(variant.key, variant)
+    for lexicon in config.lexicons:
+        for sensory_mode in config.sensory_modes:
+            for fusion in config.fusions:
+                for sensory_dims in config.sensory_dims:
+                    if lexicon != "lancaster" and sensory_dims == "perceptual":
+                        sensory_dims = "all"
+                    for ablate in ["", *config.ablate]:
+                        if sensory_mode == "none" and ablate:
+                            continue
+                        variant = Variant(sensory_mode, fusion, sensory_dims, ablate, lexicon)
+                        seen.setdefault(variant.key, variant)
     return list(seen.values())
 
 
@@ -146,7 +166,8 @@ def check_variants(config: ReproduceConfig) -> None:
     from sensoryt5.training import check_sensory_options
 
     for variant in variants(config):
-        check_sensory_options(variant.sensory_mode, variant.fusion, variant.sensory_dims, variant.ablated)
+        check_sensory_options(variant.sensory_mode, variant.fusion, variant.sensory_dims, variant.ablated,
+                              variant.lexicon)
 
 
 def machine() -> dict[str, Any]:
@@ -178,7 +199,8 @@ def run_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: int) 
     started = time.time()
     training = train(replace(
         config.training, dataset=dataset, output=str(model_dir), sensory_mode=variant.sensory_mode,
-        fusion=variant.fusion, sensory_dims=variant.sensory_dims, ablate=variant.ablated, seed=seed, resume=True,
+        fusion=variant.fusion, sensory_dims=variant.sensory_dims, ablate=variant.ablated, lexicon=variant.lexicon,
+        seed=seed, resume=True,
         overwrite=True,
     ))
     test = evaluate(model_dir, dataset, "test", output_dir=run_dir / "test")

@@ -19,12 +19,12 @@ def _label_line(labels: Sequence[str], multi_label: bool, separator: str | None)
     return f"labels: {len(labels)} ({kind}): {names}"
 
 
-def _sensory_line(sensory: str, fusion: str, dims: Sequence[str], oov: str | None) -> str:
-    """The sensory branch in one line: mode, fusion, dimensions and the OOV regressor."""
+def _sensory_line(sensory: str, fusion: str, dims: Sequence[str], oov: str | None, lexicon: str = "lancaster") -> str:
+    """The sensory branch in one line: mode, fusion, lexicon, dimensions and the OOV regressor."""
     if sensory == "none":
         return "sensory: none (baseline: the backbone without the sensory branch)"
-    regressor = f"OOV regressor {oov}" if oov else "no OOV regressor (words outside the norms get no values)"
-    return f"sensory: {sensory}, fusion {fusion}, {len(dims)} dims ({', '.join(dims)}), {regressor}"
+    regressor = f"OOV regressor {oov}" if oov else "no OOV regressor (words outside the lexicon get no values)"
+    return f"sensory: {sensory}, fusion {fusion}, lexicon {lexicon}, {len(dims)} dims ({', '.join(dims)}), {regressor}"
 
 
 def split_sources(dataset: Any) -> str:
@@ -56,18 +56,23 @@ def start_banner(config: Any, backbone_path: str, dataset: Any, train_examples: 
     """The lines `train` prints before training: backbone, sensory settings, labels, data and its splits, and the
     optimisation settings in effect (`learning_rate`, `class_weighted`: as resolved for this data)."""
     from sensoryt5.data import is_multi_label, label_names
+    from sensoryt5.lexicons import load_lexicon
     from sensoryt5.norms import parse_dims
 
     multi_label = is_multi_label(dataset)
     backbone = config.backbone + (f" ({backbone_path})" if backbone_path != config.backbone else "")
     lines = [f"Training SensoryT5 into {config.output}", f"  backbone: {backbone}",
-             "  " + _sensory_line(config.sensory_mode, config.fusion, parse_dims(config.sensory_dims),
-                                  config.oov_embedder),
+             "  " + _sensory_line(config.sensory_mode, config.fusion,
+                                  parse_dims(config.sensory_dims, load_lexicon(config.lexicon)), config.oov_embedder,
+                                  config.lexicon),
              "  " + _label_line(label_names(dataset), multi_label, config.label_separator),
              "  " + split_sources(dataset)]
     if train_examples < len(dataset["train"]):
         lines.append(f"  training on {train_examples} of the {len(dataset['train'])} train examples "
                      f"({_subset_flag(config)}, seed {config.seed})")
+    if config.lexicon == "nrc-emolex" and config.oov_embedder and config.sensory_mode != "none":
+        lines.append("  note: nrclex lists only words with an emotion association, so the OOV regressor fitted on "
+                     "them predicts associations for words that have none; --oov none gives those words zeros")
     weights = "class-weighted loss" if class_weighted else "unweighted loss"
     lines.append(f"  epochs {config.epochs:g}, learning rate {learning_rate:g}, batch size "
                  f"{config.batch_size}, {weights}; the best epoch is chosen on dev macro-F1")

@@ -58,8 +58,13 @@ class TrainingConfig:
     sensory_mode: str = field(default="norms", metadata={
         "flag": "--sensory", "help": "norms, random, shuffled or none (the baseline)."})
     fusion: str = field(default="paper", metadata={"flag": "--fusion", "help": "paper, residual, gate, late or input."})
-    sensory_dims: str = field(default="perceptual", metadata={
-        "flag": "--dims", "help": "perceptual, action, sensorimotor or a comma list."})
+    lexicon: str = field(default="lancaster", metadata={
+        "flag": "--lexicon", "help": "Word table of the sensory branch: lancaster (the bundled Lancaster norms), "
+                                     "nrc-emolex (the NRC Emotion Lexicon, pip install 'sensoryt5[nrc]') or a CSV "
+                                     "file with a word column and numeric columns."})
+    sensory_dims: str | None = field(default=None, metadata={
+        "flag": "--dims", "help": "perceptual, action, sensorimotor (Lancaster), all, or a comma list of the "
+                                  "lexicon's columns (default: perceptual for lancaster, every column otherwise)."})
     ablate: tuple[str, ...] = field(default=(), metadata={
         "flag": "--ablate", "help": "Comma list of dimensions set to zero for every word (leave-one-sense-out with "
                                     "the model's shape and random stream unchanged)."})
@@ -363,15 +368,18 @@ def _last_complete_checkpoint(folder: Path) -> str | None:
     return None
 
 
-def check_sensory_options(sensory: str, fusion: str, dims: str, ablate: Sequence[str] = ()) -> None:
-    """OptionError (a ValueError) for an unknown sensory mode, fusion or dimension, or a bad set of ablated ones."""
+def check_sensory_options(sensory: str, fusion: str, dims: str | None, ablate: Sequence[str] = (),
+                          lexicon: str = "lancaster") -> None:
+    """OptionError (a ValueError) for an unknown sensory mode, fusion, lexicon or dimension, or a bad set of ablated
+    ones (InputError for a malformed lexicon file)."""
     from sensoryt5.alignment import MODES, check_ablate
     from sensoryt5.fusion import FUSIONS
+    from sensoryt5.lexicons import load_lexicon
     from sensoryt5.norms import parse_dims
 
     check_choice("sensory mode", sensory, MODES)
     check_choice("fusion", fusion, FUSIONS)
-    check_ablate(ablate, parse_dims(dims))
+    check_ablate(ablate, parse_dims(dims, load_lexicon(lexicon)))
 
 
 def _check_options(config: TrainingConfig) -> str:
@@ -380,7 +388,7 @@ def _check_options(config: TrainingConfig) -> str:
     from sensoryt5.backbones import resolve_backbone
     from sensoryt5.oov import EMBEDDERS
 
-    check_sensory_options(config.sensory_mode, config.fusion, config.sensory_dims, config.ablate)
+    check_sensory_options(config.sensory_mode, config.fusion, config.sensory_dims, config.ablate, config.lexicon)
     if config.oov_embedder is not None:
         check_choice("OOV embedder", config.oov_embedder.strip().lower(), sorted(EMBEDDERS))
     if config.report_to != "none" and importlib.util.find_spec(config.report_to) is None:
@@ -453,7 +461,7 @@ def _build_processor(config: TrainingConfig, backbone: str) -> Any:
     from sensoryt5.alignment import SensoryProcessor
     from sensoryt5.lexicon import SensoryLexicon
 
-    lexicon = SensoryLexicon(dims=config.sensory_dims, oov_embedder=config.oov_embedder)
+    lexicon = SensoryLexicon(dims=config.sensory_dims, oov_embedder=config.oov_embedder, lexicon=config.lexicon)
     return SensoryProcessor(_load_tokenizer(backbone), lexicon, sensory_mode=config.sensory_mode,
                             max_length=config.max_length, seed=config.seed, ablate=config.ablate)
 

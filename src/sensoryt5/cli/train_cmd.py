@@ -127,9 +127,9 @@ def calibrate(
                           "`sensoryt5 export` again")
 
 
-def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: str, dims: str, ablate: str, seeds: str,
-               output: Path, name: str | None, keep_models: bool, quick: bool, report_only: bool,
-               workers: int) -> None:
+def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: str, dims: str, ablate: str,
+               lexicon: str, seeds: str, output: Path, name: str | None, keep_models: bool, quick: bool,
+               report_only: bool, workers: int) -> None:
     """Train/select/test every data set × variant × seed (finished runs are skipped) and write RESULTS.md."""
     from sensoryt5.reproduce import (
         ReproduceConfig,
@@ -143,7 +143,7 @@ def _reproduce(training: dict[str, Any], datasets: str, sensory: str, fusion: st
 
     config = ReproduceConfig(
         datasets=_csv(datasets), sensory_modes=_csv(sensory), fusions=_csv(fusion),
-        sensory_dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate),
+        sensory_dims=[d.strip() for d in dims.split(";") if d.strip()], ablate=_csv(ablate), lexicons=_csv(lexicon),
         seeds=[int(s) for s in _csv(seeds)], training=training_template(**training), output=str(output), name=name,
         keep_models=keep_models, command="sensoryt5 " + shlex.join(sys.argv[1:]),
     )
@@ -167,10 +167,14 @@ REPRODUCE_GRID_OPTIONS = (  # `reproduce` options that are not training settings
                help="Comma list of sensory modes (none = baseline)."),
     cli_option("fusion", str, "paper", "--fusion", help="Comma list of fusion variants."),
     cli_option("dims", str, "perceptual", "--dims", help="Dimension set(s), separated by ';' (e.g. "
-                                                         "'perceptual;action')."),
+                                                         "'perceptual;action'); for a lexicon other than lancaster "
+                                                         "the default is all its columns."),
     cli_option("ablate", str, "", "--ablate", help="Comma list of senses; each adds variants with that one sense set "
                                                    "to zero for every word (leave-one-sense-out, same model shape "
                                                    "as with it)."),
+    cli_option("lexicon", str, "lancaster", "--lexicon", help="Comma list of lexicons: lancaster, nrc-emolex or "
+                                                              "CSV files (see `train --lexicon`); the baseline runs "
+                                                              "once."),
     cli_option("seeds", str, "1,2,3", "--seeds", help="Comma list of seeds."),
     cli_option("output", Path, Path("results"), "--output", help="Results root (runs go to OUTPUT/NAME)."),
     cli_option("name", str | None, None, "--name", help="Sub-folder name (default: the backbone's name)."),
