@@ -42,10 +42,14 @@ def lookup(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("word", "source", "entry", *lexicon.dims)
-    for row in rows:
-        table.add_row(row["word"], row["source"], row["entry"] or "", *(f"{row[d]:.3f}" for d in lexicon.dims))
-    console.print(table)
+    cells = [[row["word"], row["source"], row["entry"] or "", *(f"{row[d]:.3f}" for d in lexicon.dims)]
+             for row in rows]
+    table = Table()
+    for j, name in enumerate(("word", "source", "entry", *lexicon.dims)):  # wider than the terminal, not cut
+        table.add_column(name, no_wrap=True, min_width=max(len(name), *(len(line[j]) for line in cells)))
+    for line in cells:
+        table.add_row(*line)
+    console.print(table, crop=False)
 
 
 @app.command("fit-oov")
