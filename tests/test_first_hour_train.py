@@ -61,7 +61,7 @@ def test_banner_says_a_single_file_was_split_with_the_counts(single_file_run):
     assert f"one file given (toy.csv): split 80/10/10 into {train}/{dev}/{test}, seeded" in result.stdout
     assert train + dev + test == 300 and 0 < dev < train
     assert f"backbone: {result.args[result.args.index('--backbone') + 1]}" in result.stdout
-    assert "sensory: norms, fusion paper, 6 dims" in result.stdout
+    assert "sensory: norms, fusion paper, lexicon lancaster, 6 dims" in result.stdout
     assert "no OOV regressor" in result.stdout
     assert "labels: 3 (single-label): disgust, fear, joy" in result.stdout
     assert result.stdout.index("Training SensoryT5 into model") < result.stdout.index("Saved the model to model")
