@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -51,7 +51,7 @@ class Norms:
     dimension_sets: dict[str, tuple[str, ...]] | None = None  # named subsets (`perceptual`, ...), besides `all`
     citation: str = CITATION
 
-    @property
+    @cached_property
     def value_range(self) -> tuple[float, float]:
         """Lowest and highest value in the table (the Lancaster ratings: 0 and 5 by construction)."""
         if self.name == LANCASTER:
