@@ -5,9 +5,12 @@
 # norms and `input` with random values, 3 seeds, the fusion study's protocol (MiniLM, 3 epochs, batch 32, epoch
 # chosen on the source's dev split); the model folders are kept so that `python -m experiments.transfer_report`
 # can test each on the test split of every one of the four data sets. `reproduce` skips finished runs, so the
-# queue can be restarted; two queues with disjoint sources can run at once.
+# queue can be restarted; two queues with disjoint sources can run at once. Seed-major: every source x variant of
+# seed 1 comes before seed 2, so a partial grid is a complete table for its first seeds.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-.venv/bin/sensoryt5 reproduce --output results/next-checks --name transfer \
-  --datasets "${1:-isear,emoint,empathetic_dialogues}" --label-map four-emotions --keep-models \
-  --sensory none,norms,random --fusion input --seeds 1,2,3 --epochs 3 --batch-size 32
+for seed in 1 2 3; do
+  .venv/bin/sensoryt5 reproduce --output results/next-checks --name transfer \
+    --datasets "${1:-isear,emoint,empathetic_dialogues}" --label-map four-emotions --keep-models \
+    --sensory none,norms,random --fusion input --seeds "$seed" --epochs 3 --batch-size 32
+done
