@@ -6,13 +6,18 @@
 # protocol for every N: batch 16, up to 15 epochs, early stopping after 3 evaluations without gain (a dev pass costs
 # about 19 s on ISEAR on one thread, so evaluations dominate the small runs). `reproduce` skips finished runs, so the
 # queue can be restarted.
-# The NRC lexicon's runs join when `--lexicon` lands (issue 23, part 2).
+# Arguments replace the variant options, for another column of the same curve (same folders, examples and seeds):
+#   experiments/few_labels.sh --sensory norms --lexicon nrc-emolex --oov none
+# is the NRC Emotion Lexicon's column (all 10 columns, no OOV regressor: nrclex lists only words with an
+# association, so an absent word gets zeros; needs `pip install "sensoryt5[nrc]"`).
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 S=.venv/bin/sensoryt5
+VARIANT=("$@")
+[ ${#VARIANT[@]} -gt 0 ] || VARIANT=(--sensory none,norms,random)
 for spec in 8:1,2,3 32:1,2,3 128:1,2,3 8:4,5 32:4,5; do
   n=${spec%%:*}; seeds=${spec#*:}
   $S reproduce --output results/next-checks/few-labels --name "n$n" --datasets isear,emoint \
-    --sensory none,norms,random --fusion input --seeds "$seeds" --examples-per-class "$n" \
+    "${VARIANT[@]}" --fusion input --seeds "$seeds" --examples-per-class "$n" \
     --epochs 15 --batch-size 16 --patience 3
 done
