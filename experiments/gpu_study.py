@@ -29,6 +29,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from sensoryt5.fusion import FUSIONS
 from sensoryt5.norms import PERCEPTUAL
@@ -36,6 +37,7 @@ from sensoryt5.reproduce import Job, ReproduceConfig, Variant, is_done, load_res
 
 SCREEN = ["isear", "emoint"]
 CONFIRM = ["empathetic_dialogues", "goemotions"]
+PACKED = ("result.json", "train_metrics.json", "transfer.json")  # the files of a run that come back from the GPU
 
 
 def choose_fusions(config: ReproduceConfig, seeds: list[int]) -> list[str]:
@@ -59,11 +61,11 @@ def leave_one_out(fusion: str) -> list[Variant]:
 
 
 def pack(results: Path, out: Path) -> None:
-    """Tar every result.json and report under `results` into out/study.tar.gz (atomically)."""
+    """Tar every run's PACKED files and log under `results` into out/study.tar.gz (atomically)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(results.rglob("*")):
-            if path.is_file() and (path.name in ("result.json", "train_metrics.json") or path.suffix == ".log"):
+            if path.is_file() and (path.name in PACKED or path.suffix == ".log"):
                 tar.add(path, arcname=str(path.relative_to(results.parent)))
     tmp = out / ".study.tar.gz.tmp"
     tmp.write_bytes(buffer.getvalue())
@@ -86,10 +88,11 @@ class Scheduler:
         self.log.write(stamped + "\n")
         self.log.flush()
 
-    def submit(self, config: ReproduceConfig, jobs: list[Job]) -> None:
+    def submit(self, config: ReproduceConfig, jobs: list[Job], function: Callable[..., dict] = run_one) -> None:
+        """Queue the unfinished `jobs`; each runs as `function(config, dataset, variant, seed)`."""
         for job in jobs:
             if not is_done(config, job):
-                self.running[self.pool.submit(run_one, config, *job)] = (config, job)
+                self.running[self.pool.submit(function, config, *job)] = (config, job)
 
     def wait_for(self, condition=lambda: False) -> None:
         """Collect finished runs until nothing runs, `condition()` holds, or the deadline passes."""

@@ -14,10 +14,12 @@ import sensoryt5
 
 PACKAGE = Path(sensoryt5.__file__).parent
 UPSTREAM = {"norms", "lexicon", "data", "modeling"}  # the README: these import nothing downstream of them
-STAGES = [{"norms", "lexicons"}, {"lexicon", "oov"}, {"alignment", "long_text"}, {"modeling", "fusion", "configuration"}]
+STAGES = [{"norms", "lexicons"}, {"lexicon", "oov"}, {"alignment", "long_text"},
+          {"modeling", "fusion", "configuration"}]
 """The flow up to the model, in order: a module may import its own stage and earlier ones (`modeling` may use
-`alignment`, never the reverse). `lexicons` reads the other word tables into the norms' form; `oov` is the lexicon's regressor; `long_text` plans the processor's windows;
-`fusion` and `configuration` are parts of the model. `data` is a stage of its own beside them: it uses only the
+`alignment`, never the reverse). `lexicons` reads the other word tables into the norms' form; `oov` is the
+lexicon's regressor; `long_text` plans the processor's windows; `fusion` and `configuration` are parts of the
+model. `data` is a stage of its own beside them: it uses only the
 foundations."""
 FOUNDATIONS = {"errors", "atomic", "backbones", "texts", "legacy"}
 """Helpers every module may use, themselves importing only each other: error types, atomic writes, backbone
