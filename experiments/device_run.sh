@@ -4,7 +4,8 @@
 #   .whl/  wheels for Python 3.12: datasets 3.6.0, dill 0.3.8, multiprocess 0.70.16, fsspec 2025.3.0, lemminflect 0.2.3
 #   .gpu/minilm/  all-MiniLM-L6-v2 config + tokenizer, weights as float16 (the 64 MiB transfer limit); they are
 #                 upcast to float32 here, a relative rounding of at most 2^-11 per weight.
-#   for experiments.gpu_next_checks also: nrclex 3.0.0, textblob, nltk (the NRC Emotion Lexicon's package; --no-deps)
+#   (.whl also holds nrclex 4.1.0, the NRC Emotion Lexicon's package, for experiments.gpu_next_checks)
+# Both are built by experiments/device_carry.sh.
 # Writes everything into $OUT. STUDY_MODULE picks the study (experiments.gpu_study, experiments.gpu_goemotions
 # for the GoEmotions follow-up, or experiments.gpu_next_checks for issue 23's grids); STUDY_S is its deadline in seconds.
 set -euo pipefail
