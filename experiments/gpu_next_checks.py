@@ -2,13 +2,15 @@
 
 Jobs, in priority order (MiniLM, the fusion study's protocol: 3 epochs, batch 32, epoch chosen on dev, test once):
   1 transfer (part 1): ISEAR-4, EmoInt and ED-4 (`--label-map four-emotions`) × none / input-norms / input-random
-    × seeds 1-3 into results/next-checks/transfer; after each run its model is tested on the test split of every
+    × seeds 1-3 into results/next-checks/gpu/transfer; after each run its model is tested on the test split of every
     one of the four data sets (`experiments.transfer_report.cross_test`, kept as transfer.json) and deleted
   2 NRC on full training sets (part 2): ISEAR, EmoInt, Empathetic Dialogues × none / input-norms / input-random /
-    input with `--lexicon nrc-emolex --oov none` × seeds 1-3 into results/next-checks/nrc (all four on this device,
+    input with `--lexicon nrc-emolex --oov none` × seeds 1-3 into results/next-checks/gpu/nrc (all four on this device,
     so that every comparison pairs runs of one seed made on one device)
   3 GoEmotions as the standard 28-label multi-label task (part 6): none and input-norms × seeds 1-3 into
-    results/next-checks/goemotions-multilabel (thresholds tuned on dev at training time)
+    results/next-checks/gpu/goemotions-multilabel (thresholds tuned on dev at training time)
+Everything goes under next-checks/gpu/, apart from the CPU's grids (results/next-checks/transfer holds CPU runs at
+the same run paths): every comparison pairs runs of one seed made on one device.
 Runs already under --results are skipped, so a second call goes on where the first stopped. After each finished run
 the results are packed into OUT/study.tar.gz (result.json, transfer.json, train_metrics.json), so whatever finished
 before the deadline comes back.
@@ -55,7 +57,7 @@ def transfer_done(config: ReproduceConfig, job: Job) -> bool:
 
 def configs(args: argparse.Namespace) -> dict[str, ReproduceConfig]:
     """The run settings of each grid: one results folder per part, the NRC runs without an OOV regressor."""
-    base = replace(study_config("experiments.gpu_next_checks", args), output=str(args.results / "next-checks"))
+    base = replace(study_config("experiments.gpu_next_checks", args), output=str(args.results / "next-checks" / "gpu"))
     transfer = replace(base, name="transfer", keep_models=True,
                        training=replace(base.training, label_map="four-emotions"))
     nrc = replace(base, name="nrc")

@@ -16,9 +16,9 @@ def _args(tmp_path: Path) -> argparse.Namespace:
 
 def test_each_grid_has_its_folder_and_settings(tmp_path: Path) -> None:
     grids = configs(_args(tmp_path))
-    assert grids["transfer"].folder == tmp_path / "next-checks" / "transfer"
+    assert grids["transfer"].folder == tmp_path / "next-checks" / "gpu" / "transfer"
     assert grids["transfer"].training.label_map == "four-emotions" and grids["transfer"].keep_models
-    assert grids["nrc"].folder == grids["nrc-no-oov"].folder == tmp_path / "next-checks" / "nrc"
+    assert grids["nrc"].folder == grids["nrc-no-oov"].folder == tmp_path / "next-checks" / "gpu" / "nrc"
     assert grids["nrc"].training.oov_embedder == "minilm" and grids["nrc-no-oov"].training.oov_embedder is None
     assert grids["nrc"].training.label_map is None
     assert NRC.key == "input-norms-nrc-emolex"
