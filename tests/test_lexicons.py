@@ -122,6 +122,41 @@ def test_oov_regressor_is_fitted_and_cached_per_lexicon(tmp_path, monkeypatch):
     assert set(scores) == {"a", "b", "mean"}
 
 
+def test_saved_processor_keeps_the_oov_regressor_of_a_csv_lexicon(tmp_path, monkeypatch, minilm_tokenizer):
+    from sensoryt5.alignment import SensoryProcessor
+
+    monkeypatch.setitem(oov.EMBEDDERS, "toy", ToyEmbedder)
+    monkeypatch.setattr(oov, "DEFAULT_CONFIG", SMALL_CONFIG)
+    rng = np.random.default_rng(1)
+    path = tmp_path / "mine.csv"
+    path.write_text("word,a\n" + "".join(f"w{i}x{chr(97 + i % 26)},{rng.uniform(0, 9):.3f}\n" for i in range(300)),
+                    encoding="utf-8")
+    cache = tmp_path / "cache"
+    processor = SensoryProcessor(minilm_tokenizer, SensoryLexicon(lexicon=path, oov_embedder="toy", cache_dir=cache))
+    expected = processor.lexicon.lookup("unseenword")
+    folder = tmp_path / "saved"
+    processor.save_pretrained(folder)
+    saved = oov.cache_path("toy", folder, processor.lexicon.norms)
+    assert saved.is_file()
+    path.unlink()
+    for cached in cache.iterdir():  # another machine: nothing in the user cache
+        cached.unlink()
+    monkeypatch.setenv("SENSORYT5_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(oov.OOVRegressor, "fit", lambda *a, **k: pytest.fail("the saved regressor was not used"))
+    reloaded = SensoryProcessor.from_pretrained(folder)
+    looked_up = reloaded.lexicon.lookup("unseenword")
+    assert looked_up.source == "predicted"
+    np.testing.assert_array_equal(looked_up.vector, expected.vector)
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_a_lancaster_model_folder_holds_no_regressor_copy(tmp_path, minilm_tokenizer):
+    from sensoryt5.alignment import SensoryProcessor
+
+    SensoryProcessor(minilm_tokenizer, SensoryLexicon()).save_pretrained(tmp_path / "saved")
+    assert not list((tmp_path / "saved").glob("oov-*.npz"))
+
+
 def test_saved_processor_keeps_a_csv_lexicon(tmp_path, minilm_tokenizer, vad_csv):
     from sensoryt5.alignment import LEXICON_FILE, SensoryProcessor
 

@@ -543,7 +543,9 @@ class SensoryProcessor:
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically); a CSV
-        lexicon is copied beside as `LEXICON_FILE`, so that the folder reloads without the original file."""
+        lexicon is copied beside as `LEXICON_FILE`, so that the folder reloads without the original file, and the
+        OOV regressor of a table other than Lancaster (whose regressor ships with the package) is saved beside as
+        its cache file, so that another machine predicts unknown words with the same regressor."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(str(folder))
@@ -552,6 +554,9 @@ class SensoryProcessor:
             if source.resolve() != (folder / LEXICON_FILE).resolve():
                 with atomic_open(folder / LEXICON_FILE, "wb") as handle:
                     handle.write(source.read_bytes())
+        saved_regressor = _regressor_file(folder, self.lexicon)
+        if saved_regressor is not None and not saved_regressor.is_file():
+            self.lexicon.regressor.save(saved_regressor)
         write_json(folder / PROCESSOR_FILE, self.settings())
 
     @classmethod
@@ -565,9 +570,22 @@ class SensoryProcessor:
         settings.update(overrides)
         lexicon = SensoryLexicon(dims=tuple(settings["sensory_dims"]), oov_embedder=settings.get("oov_embedder"),
                                  lexicon=saved_lexicon(folder, settings))
+        saved_regressor = _regressor_file(folder, lexicon)
+        if saved_regressor is not None and saved_regressor.is_file():
+            lexicon.cache_dir = folder  # read before the first look-up: the regressor is loaded lazily
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         return cls(tokenizer, lexicon, sensory_mode=settings["sensory_mode"], max_length=settings["max_length"],
                    seed=settings.get("seed", 0), ablate=settings.get("ablate", ()))
+
+
+def _regressor_file(folder: Path, lexicon: SensoryLexicon) -> Path | None:
+    """Where a model folder keeps the OOV regressor of `lexicon`: its cache file name inside `folder`; None for the
+    Lancaster norms (the package ships theirs) or without a regressor."""
+    from sensoryt5.oov import cache_path
+
+    if lexicon.lexicon == LANCASTER or lexicon.oov_embedder is None:
+        return None
+    return cache_path(lexicon.oov_embedder, folder, lexicon.norms)
 
 
 def saved_lexicon(folder: Path, settings: dict[str, Any]) -> str:
