@@ -11,6 +11,10 @@ target and the difference in drop, each with a 95% bootstrap interval (test item
 seeds paired, runs on the same device).
 
     python -m experiments.transfer_report [--folder results/next-checks/transfer]
+    python -m experiments.transfer_report --run results/next-checks/transfer/runs/isear/none/seed1
+
+`--run` only cross-tests one finished run (transfer.sh calls it as each run ends, so that a run's out-of-domain
+predictions are on disk, and can be committed, before its model folder could be lost).
 """
 
 from __future__ import annotations
@@ -147,10 +151,15 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Cross-test one run (`--run`) or build the tables of a whole folder."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=Path("results/next-checks/transfer"))
-    args = parser.parse_args()
+    parser.add_argument("--run", type=Path, help="cross-test this one run folder and write its transfer.json only")
+    args = parser.parse_args(argv)
+    if args.run is not None:
+        cross_test(args.run, json.loads((args.run / "result.json").read_text(encoding="utf-8")))
+        return
     data = summary(args.folder)
     write_json(args.folder / "summary.json", data)
     with atomic_open(args.folder / "table.md") as handle:

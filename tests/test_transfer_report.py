@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.transfer_report import TARGETS, markdown, summary
+from experiments.transfer_report import TARGETS, main, markdown, summary
 
 GOLD = [0, 1, 2, 3] * 5
 CPU = {"cpu": "AMD EPYC", "cores": 2, "gpu": None}
@@ -56,3 +56,14 @@ def test_a_run_without_model_or_cache_stops_the_report(tmp_path: Path) -> None:
     _write_run(tmp_path, "none", {t: 20 for t in TARGETS}, cache=False)
     with pytest.raises(SystemExit, match="no model folder to test on emoint, goemotions, empathetic_dialogues"):
         summary(tmp_path)
+
+
+def test_run_mode_tests_one_run_and_names_it_when_its_model_is_gone(tmp_path: Path) -> None:
+    cached = _write_run(tmp_path / "a", "none", {t: 20 for t in TARGETS})
+    before = (cached / "transfer.json").read_text(encoding="utf-8")
+    main(["--run", str(cached)])
+    assert (cached / "transfer.json").read_text(encoding="utf-8") == before
+    assert not (tmp_path / "a" / "table.md").exists()
+    bare = _write_run(tmp_path / "b", "none", {t: 20 for t in TARGETS}, cache=False)
+    with pytest.raises(SystemExit, match=f"{bare}: no model folder"):
+        main(["--run", str(bare)])
