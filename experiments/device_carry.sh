@@ -6,7 +6,8 @@
 #                  limit is 64 MiB in all; device_run.sh upcasts them to float32)
 # Run from the repository root with the project's .venv installed (`make install`):
 #   experiments/device_carry.sh
-# then: run(command="STUDY_MODULE=experiments.gpu_next_checks STUDY_S=470 bash experiments/device_run.sh",
+# then: run(command="RESUME=results/next-checks/gpu STUDY_MODULE=experiments.gpu_next_checks STUDY_S=470 "
+#                   "bash experiments/device_run.sh",
 #           carry=[".whl", ".gpu"])
 set -euo pipefail
 rm -rf .whl .gpu/minilm

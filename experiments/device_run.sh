@@ -8,6 +8,9 @@
 # Both are built by experiments/device_carry.sh.
 # Writes everything into $OUT. STUDY_MODULE picks the study (experiments.gpu_study, experiments.gpu_goemotions
 # for the GoEmotions follow-up, or experiments.gpu_next_checks for issue 23's grids); STUDY_S is its deadline in seconds.
+# RESUME names a committed results folder (e.g. results/next-checks/gpu) copied into the study's results first, so
+# that runs an earlier call brought back are skipped and the grid goes on where it stopped (each call starts a fresh
+# machine whose /root/results is empty).
 set -euo pipefail
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2
 export SENSORYT5_CACHE=/root/sensoryt5-cache
@@ -32,6 +35,9 @@ if [ "${SKIP_SETUP_CHECKS:-0}" != 1 ]; then
   OMP_NUM_THREADS=16 python3 -c "from sensoryt5.lexicon import SensoryLexicon; print(SensoryLexicon().regressor)" \
     2>&1 | tail -2 | tee -a "$OUT/gpu.txt"
   python3 -m benchmarks.gpu_throughput > "$OUT/gpu_throughput.json" 2> "$OUT/gpu_throughput.err" || true
+fi
+if [ -n "${RESUME:-}" ] && [ -d "$RESUME" ]; then
+  mkdir -p "/root/$(dirname "$RESUME")" && cp -r "$RESUME" "/root/$(dirname "$RESUME")/"
 fi
 timeout $((STUDY_S + 45)) python3 -m "${STUDY_MODULE:-experiments.gpu_study}" --results /root/results --out "$OUT" \
   --workers "${WORKERS:-8}" --deadline-s "$STUDY_S" 2> "$OUT/study.err" | tail -n 400 > "$OUT/study.out" || true

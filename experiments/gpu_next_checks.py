@@ -11,9 +11,11 @@ Jobs, in priority order (MiniLM, the fusion study's protocol: 3 epochs, batch 32
     results/next-checks/gpu/goemotions-multilabel (thresholds tuned on dev at training time)
 Everything goes under next-checks/gpu/, apart from the CPU's grids (results/next-checks/transfer holds CPU runs at
 the same run paths): every comparison pairs runs of one seed made on one device.
-Runs already under --results are skipped, so a second call goes on where the first stopped. After each finished run
-the results are packed into OUT/study.tar.gz (result.json, transfer.json, train_metrics.json), so whatever finished
-before the deadline comes back.
+Runs already under --results are skipped, so a second call goes on where the first stopped (on a lent machine:
+`RESUME=results/next-checks/gpu bash experiments/device_run.sh` copies the committed runs in first); a transfer run
+counts as done only once transfer.json holds every other target, since it is rewritten after each. After each
+finished run the results are packed into OUT/study.tar.gz (result.json, transfer.json, train_metrics.json), so
+whatever finished before the deadline comes back.
 
     python -m experiments.gpu_next_checks --results results --out /tmp/out --workers 8 --deadline-s 470
 """
@@ -29,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from experiments.gpu_study import Scheduler, add_run_arguments, study_config
-from experiments.transfer_report import TRANSFER_FILE, cross_test
+from experiments.transfer_report import TARGETS, TRANSFER_FILE, cross_test
 from sensoryt5.reproduce import Job, ReproduceConfig, Variant, run_one
 
 BASELINE, NORMS, RANDOM = Variant("none"), Variant("norms", "input"), Variant("random", "input")
@@ -49,10 +51,14 @@ def transfer_one(config: ReproduceConfig, dataset: str, variant: Variant, seed: 
 
 
 def transfer_done(config: ReproduceConfig, job: Job) -> bool:
-    """A transfer run is done once its result.json and transfer.json exist (its model is deleted after testing)."""
+    """A transfer run is done once its result.json exists and its transfer.json holds every other target (the file
+    is rewritten after each target, so a call cut off mid-test leaves it partial; its model is deleted after)."""
     dataset, variant, seed = job
     run_dir = config.folder / "runs" / dataset / variant.key / f"seed{seed}"
-    return (run_dir / "result.json").is_file() and (run_dir / TRANSFER_FILE).is_file()
+    if not (run_dir / "result.json").is_file() or not (run_dir / TRANSFER_FILE).is_file():
+        return False
+    tested = json.loads((run_dir / TRANSFER_FILE).read_text(encoding="utf-8"))
+    return all(target in tested for target in TARGETS if target != dataset)
 
 
 def configs(args: argparse.Namespace) -> dict[str, ReproduceConfig]:

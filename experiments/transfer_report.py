@@ -6,9 +6,9 @@ out-of-domain predictions are made here from the kept model folder (`evaluate` w
 training time, `four-emotions`) and stored beside result.json as `transfer.json` (gold and predicted label ids per
 target), so the report can be rebuilt without the models. The tables: each variant's mean test macro-F1 on every
 target (mean over seeds), its mean out-of-domain macro-F1 and its drop (in-domain minus the out-of-domain mean); and
-for `input` with the norms against `none` and against random values, the paired difference on each out-of-domain
-target and the difference in drop, each with a 95% bootstrap interval (test items resampled within each target,
-seeds paired, runs on the same device).
+for each pair of PAIRS (`input` with the norms against `none` and against random values, random values against
+`none`), the paired difference on each out-of-domain target and the difference in drop, each with a 95% bootstrap
+interval (test items resampled within each target, seeds paired, runs on the same device).
 
     python -m experiments.transfer_report [--folder results/next-checks/transfer]
     python -m experiments.transfer_report --run results/next-checks/transfer/runs/isear/none/seed1

@@ -4,9 +4,11 @@ without an OOV regressor, and a transfer run counted done only once it was teste
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from experiments.gpu_next_checks import NORMS, NRC, configs, transfer_done
+from experiments.transfer_report import TARGETS
 
 
 def _args(tmp_path: Path) -> argparse.Namespace:
@@ -30,5 +32,7 @@ def test_a_transfer_run_is_done_only_when_tested_on_the_targets(tmp_path: Path) 
     run_dir.mkdir(parents=True)
     (run_dir / "result.json").write_text("{}", encoding="utf-8")
     assert not transfer_done(config, ("isear", NORMS, 1))
-    (run_dir / "transfer.json").write_text("{}", encoding="utf-8")
+    (run_dir / "transfer.json").write_text(json.dumps({"emoint": {}, "goemotions": {}}), encoding="utf-8")
+    assert not transfer_done(config, ("isear", NORMS, 1))
+    (run_dir / "transfer.json").write_text(json.dumps({t: {} for t in TARGETS if t != "isear"}), encoding="utf-8")
     assert transfer_done(config, ("isear", NORMS, 1))

@@ -148,6 +148,12 @@ def test_saved_processor_keeps_the_oov_regressor_of_a_csv_lexicon(tmp_path, monk
     assert looked_up.source == "predicted"
     np.testing.assert_array_equal(looked_up.vector, expected.vector)
     assert not (tmp_path / "empty-cache").exists()
+    baseline = SensoryProcessor(minilm_tokenizer, SensoryLexicon(lexicon=tmp_path / "saved" / "sensory_lexicon.csv",
+                                                                oov_embedder="toy", cache_dir=cache),
+                                sensory_mode="none")
+    baseline(["an unseenword here"])
+    baseline.save_pretrained(tmp_path / "baseline")  # it never used its regressor: none is fitted to be saved
+    assert not oov.cache_path("toy", tmp_path / "baseline", baseline.lexicon.norms).exists()
 
 
 def test_a_lancaster_model_folder_holds_no_regressor_copy(tmp_path, minilm_tokenizer):

@@ -544,8 +544,9 @@ class SensoryProcessor:
     def save_pretrained(self, folder: str | Path) -> None:
         """Write the tokenizer files and `sensory_processor.json` into `folder` (the JSON atomically); a CSV
         lexicon is copied beside as `LEXICON_FILE`, so that the folder reloads without the original file, and the
-        OOV regressor of a table other than Lancaster (whose regressor ships with the package) is saved beside as
-        its cache file, so that another machine predicts unknown words with the same regressor."""
+        OOV regressor of a table other than Lancaster (whose regressor ships with the package), once it has been
+        used, is saved beside as its cache file, so that another machine predicts unknown words with the same
+        regressor (a processor that never looked up an unknown word, e.g. `--sensory none`, fits none to save)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(str(folder))
@@ -555,7 +556,7 @@ class SensoryProcessor:
                 with atomic_open(folder / LEXICON_FILE, "wb") as handle:
                     handle.write(source.read_bytes())
         saved_regressor = _regressor_file(folder, self.lexicon)
-        if saved_regressor is not None and not saved_regressor.is_file():
+        if saved_regressor is not None and self.lexicon.regressor_loaded and not saved_regressor.is_file():
             self.lexicon.regressor.save(saved_regressor)
         write_json(folder / PROCESSOR_FILE, self.settings())
 

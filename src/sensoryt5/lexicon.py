@@ -143,6 +143,11 @@ class SensoryLexicon:
         regressor = OOVRegressor.load_or_fit(self.oov_embedder, cache_dir=self.cache_dir, norms=self.norms)
         return regressor.with_embedder(self._embedder) if self._embedder is not None else regressor
 
+    @property
+    def regressor_loaded(self) -> bool:
+        """Whether the OOV regressor has been loaded or fitted (by a look-up of an unknown word, or `regressor`)."""
+        return "regressor" in self.__dict__
+
     def use_embedder(self, embedder: Embedder) -> None:
         """Embed unknown words with `embedder` (the same features as `oov_embedder`'s, computed another way, e.g.
         `sensoryt5.oov_onnx.OnnxMiniLMEmbedder`); call it before the first look-up."""
