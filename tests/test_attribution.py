@@ -199,8 +199,9 @@ def test_steps_double_while_the_delta_exceeds_the_tolerance(clf):
     texts = ["sweet honey cake", TEXT, "loud thunder noise at home"]
     fixed = clf.explain_batch(texts, n_steps=4, tolerance=None)
     assert all(r["explained"]["n_steps"] == 4 and r["explained"]["tolerance"] is None for r in fixed)
-    always = clf.explain_batch(texts, n_steps=4, tolerance=0.0)  # never within: doubled up to the cap
-    assert all(r["explained"]["n_steps"] == MAX_STEPS for r in always)
+    always = clf.explain_batch(texts, n_steps=4, tolerance=0.0)  # within only if exact to the last bit of float32
+    assert all(r["explained"]["n_steps"] == MAX_STEPS or r["explained"]["delta"] == 0.0 for r in always)
+    assert any(r["explained"]["n_steps"] == MAX_STEPS for r in always)
     adaptive = clf.explain_batch(texts, n_steps=4, tolerance=1e-4)
     for result in adaptive:
         steps, delta = result["explained"]["n_steps"], result["explained"]["delta"]
