@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from experiments.gpu_study import Scheduler, add_run_arguments, study_config
-from experiments.transfer_report import TARGETS, TRANSFER_FILE, cross_test
+from experiments.transfer_report import TARGETS, cross_test, tested
 from sensoryt5.reproduce import Job, ReproduceConfig, Variant, run_one
 
 BASELINE, NORMS, RANDOM = Variant("none"), Variant("norms", "input"), Variant("random", "input")
@@ -55,10 +55,8 @@ def transfer_done(config: ReproduceConfig, job: Job) -> bool:
     is rewritten after each target, so a call cut off mid-test leaves it partial; its model is deleted after)."""
     dataset, variant, seed = job
     run_dir = config.folder / "runs" / dataset / variant.key / f"seed{seed}"
-    if not (run_dir / "result.json").is_file() or not (run_dir / TRANSFER_FILE).is_file():
-        return False
-    tested = json.loads((run_dir / TRANSFER_FILE).read_text(encoding="utf-8"))
-    return all(target in tested for target in TARGETS if target != dataset)
+    done = tested(run_dir)
+    return (run_dir / "result.json").is_file() and all(t in done for t in TARGETS if t != dataset)
 
 
 def configs(args: argparse.Namespace) -> dict[str, ReproduceConfig]:

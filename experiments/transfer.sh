@@ -5,8 +5,8 @@
 # norms and `input` with random values, 3 seeds, the fusion study's protocol (MiniLM, 3 epochs, batch 32, epoch
 # chosen on the source's dev split); each run, as it ends, is tested on the test split of every one of the four
 # data sets (`python -m experiments.transfer_report --run`, which writes transfer.json beside result.json), and its
-# model folder is kept; `python -m experiments.transfer_report` then builds the tables. `reproduce` skips finished runs, so the
-# queue can be restarted; two queues with disjoint sources can run at once. Seed-major: every source x variant of
+# model folder is kept; `python -m experiments.transfer_report` then builds the tables. `reproduce` skips finished
+# runs (and `--run` targets already tested), so the queue can be restarted; two queues with disjoint sources can run at once. Seed-major: every source x variant of
 # seed 1 comes before seed 2, so a partial grid is a complete table for its first seeds.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -18,7 +18,8 @@ for seed in 1 2 3; do
       --label-map four-emotions --keep-models --sensory "$sensory" --fusion input --seeds "$seed" --epochs 3 \
       --batch-size 32
     for source in ${sources//,/ }; do
-      .venv/bin/python -m experiments.transfer_report --run "results/next-checks/transfer/runs/$source/${key[$sensory]}/seed$seed"
+      run="results/next-checks/transfer/runs/$source/${key[$sensory]}/seed$seed"
+      .venv/bin/python -m experiments.transfer_report --run "$run"
     done
   done
 done

@@ -41,13 +41,18 @@ TRANSFER_FILE = "transfer.json"
 N_RESAMPLES = 1000
 
 
+def tested(run_dir: Path) -> dict[str, dict[str, list[int]]]:
+    """The out-of-domain predictions of one run stored so far in its transfer.json ({} before the first)."""
+    cache = run_dir / TRANSFER_FILE
+    return json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
+
+
 def cross_test(run_dir: Path, result: dict[str, Any]) -> dict[str, dict[str, list[int]]]:
     """{target: {"gold": ids, "pred": ids}} of one run on every target's test split (cached in transfer.json)."""
     from sensoryt5.classifier import SensoryClassifier
     from sensoryt5.evaluation import evaluate
 
-    cache = run_dir / TRANSFER_FILE
-    out = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
+    out = tested(run_dir)
     out[result["dataset"]] = {"gold": result["test_gold"], "pred": result["test_pred"]}
     missing = [t for t in TARGETS if t not in out]
     if missing:
@@ -62,7 +67,7 @@ def cross_test(run_dir: Path, result: dict[str, Any]) -> dict[str, dict[str, lis
                 rows = [json.loads(line) for line in (Path(tmp) / "predictions.jsonl").open(encoding="utf-8")]
             out[target] = {"gold": [labels.index(r["gold"]) for r in rows],
                            "pred": [labels.index(r["predicted"]) for r in rows]}
-            write_json(cache, {t: out[t] for t in TARGETS if t in out and t != result["dataset"]})
+            write_json(run_dir / TRANSFER_FILE, {t: out[t] for t in TARGETS if t in out and t != result["dataset"]})
             print(f"{run_dir}: tested on {target}", flush=True)
     return out
 
