@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from experiments.gpu_study import Scheduler, add_run_arguments, study_config
-from experiments.transfer_report import TARGETS, cross_test, tested
+from experiments.transfer_report import cross_test, fully_tested
 from sensoryt5.reproduce import Job, ReproduceConfig, Variant, run_one
 
 BASELINE, NORMS, RANDOM = Variant("none"), Variant("norms", "input"), Variant("random", "input")
@@ -54,9 +54,7 @@ def transfer_done(config: ReproduceConfig, job: Job) -> bool:
     """A transfer run is done once its result.json exists and its transfer.json holds every other target (the file
     is rewritten after each target, so a call cut off mid-test leaves it partial; its model is deleted after)."""
     dataset, variant, seed = job
-    run_dir = config.folder / "runs" / dataset / variant.key / f"seed{seed}"
-    done = tested(run_dir)
-    return (run_dir / "result.json").is_file() and all(t in done for t in TARGETS if t != dataset)
+    return fully_tested(config.folder / "runs" / dataset / variant.key / f"seed{seed}", dataset)
 
 
 def configs(args: argparse.Namespace) -> dict[str, ReproduceConfig]:

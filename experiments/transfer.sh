@@ -5,19 +5,24 @@
 # norms and `input` with random values, 3 seeds, the fusion study's protocol (MiniLM, 3 epochs, batch 32, epoch
 # chosen on the source's dev split); each run, as it ends, is tested on the test split of every one of the four
 # data sets (`python -m experiments.transfer_report --run`, which writes transfer.json beside result.json), and its
-# model folder is kept; `python -m experiments.transfer_report` then builds the tables. `reproduce` skips finished
-# runs (and `--run` targets already tested), so the queue can be restarted; two queues with disjoint sources can run at once. Seed-major: every source x variant of
-# seed 1 comes before seed 2, so a partial grid is a complete table for its first seeds.
+# model folder is kept; `python -m experiments.transfer_report` then builds the tables. Only the sources whose run is
+# not yet tested on every target are trained (`transfer_report --pending`: a committed run has no model folder, which
+# `reproduce --keep-models` would take for unfinished), so the queue can be restarted in a fresh clone; two queues
+# with disjoint sources can run at once. Seed-major: every source x variant of seed 1 comes before seed 2, so a partial
+# grid is a complete table for its first seeds.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 sources=${1:-isear,emoint,empathetic_dialogues}
 declare -A key=([none]=none [norms]=input-norms [random]=input-random)
 for seed in 1 2 3; do
   for sensory in none norms random; do
-    .venv/bin/sensoryt5 reproduce --output results/next-checks --name transfer --datasets "$sources" \
+    pending=$(.venv/bin/python -m experiments.transfer_report --pending "$sources" --variant "${key[$sensory]}" \
+      --seed "$seed")
+    [ -n "$pending" ] || continue
+    .venv/bin/sensoryt5 reproduce --output results/next-checks --name transfer --datasets "$pending" \
       --label-map four-emotions --keep-models --sensory "$sensory" --fusion input --seeds "$seed" --epochs 3 \
       --batch-size 32
-    for source in ${sources//,/ }; do
+    for source in ${pending//,/ }; do
       run="results/next-checks/transfer/runs/$source/${key[$sensory]}/seed$seed"
       .venv/bin/python -m experiments.transfer_report --run "$run"
     done

@@ -12,9 +12,13 @@ interval (test items resampled within each target, seeds paired, runs on the sam
 
     python -m experiments.transfer_report [--folder results/next-checks/transfer]
     python -m experiments.transfer_report --run results/next-checks/transfer/runs/isear/none/seed1
+    python -m experiments.transfer_report --pending isear,emoint --variant none --seed 2
 
 `--run` only cross-tests one finished run (transfer.sh calls it as each run ends, so that a run's out-of-domain
-predictions are on disk, and can be committed, before its model folder could be lost).
+predictions are on disk, and can be committed, before its model folder could be lost). `--pending` prints, comma-
+separated, the sources whose run of that variant and seed is not yet tested on every target: transfer.sh trains
+only those, since a committed run keeps its result.json and transfer.json but not its model folder, and `reproduce
+--keep-models` would otherwise train it again.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ def tested(run_dir: Path) -> dict[str, dict[str, list[int]]]:
     """The out-of-domain predictions of one run stored so far in its transfer.json ({} before the first)."""
     cache = run_dir / TRANSFER_FILE
     return json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
+
+
+def fully_tested(run_dir: Path, source: str) -> bool:
+    """Whether a run has its result.json and a transfer.json holding every target other than its source (the file
+    is rewritten after each target, so a cross-test cut off midway leaves it partial)."""
+    done = tested(run_dir)
+    return (run_dir / "result.json").is_file() and all(t in done for t in TARGETS if t != source)
 
 
 def cross_test(run_dir: Path, result: dict[str, Any]) -> dict[str, dict[str, list[int]]]:
@@ -161,7 +172,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=Path("results/next-checks/transfer"))
     parser.add_argument("--run", type=Path, help="cross-test this one run folder and write its transfer.json only")
+    parser.add_argument("--pending", help="print which of these comma-separated sources still need --variant/--seed")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help="with --pending: the run folder's variant key")
+    parser.add_argument("--seed", type=int, help="with --pending: the seed")
     args = parser.parse_args(argv)
+    if args.pending is not None:
+        if args.variant is None or args.seed is None:
+            parser.error("--pending needs --variant and --seed")
+        runs = args.folder / "runs"
+        print(",".join(s for s in args.pending.split(",")
+                       if not fully_tested(runs / s / args.variant / f"seed{args.seed}", s)))
+        return
     if args.run is not None:
         cross_test(args.run, json.loads((args.run / "result.json").read_text(encoding="utf-8")))
         return

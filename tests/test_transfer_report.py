@@ -67,3 +67,16 @@ def test_run_mode_tests_one_run_and_names_it_when_its_model_is_gone(tmp_path: Pa
     bare = _write_run(tmp_path / "b", "none", {t: 20 for t in TARGETS}, cache=False)
     with pytest.raises(SystemExit, match=f"{bare}: no model folder"):
         main(["--run", str(bare)])
+
+
+def test_pending_names_only_the_sources_not_yet_tested_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                  ) -> None:
+    _write_run(tmp_path, "none", {t: 20 for t in TARGETS})
+    partial = _write_run(tmp_path / "partial", "none", {t: 20 for t in TARGETS})
+    (partial / "transfer.json").write_text(json.dumps({"emoint": {"gold": GOLD, "pred": GOLD}}), encoding="utf-8")
+    main(["--folder", str(tmp_path), "--pending", "isear,emoint", "--variant", "none", "--seed", "1"])
+    assert capsys.readouterr().out.strip() == "emoint"
+    main(["--folder", str(tmp_path / "partial"), "--pending", "isear", "--variant", "none", "--seed", "1"])
+    assert capsys.readouterr().out.strip() == "isear"
+    main(["--folder", str(tmp_path), "--pending", "isear", "--variant", "input-norms", "--seed", "1"])
+    assert capsys.readouterr().out.strip() == "isear"
