@@ -1,10 +1,14 @@
-"""ONNX Runtime against PyTorch: `SensoryClassifier.predict` throughput with the fp32 and the int8 export, and the
-dev accuracy / macro-F1 of all three, on the model, texts and batch size of `benchmarks.inference_speed`.
+"""ONNX Runtime against PyTorch: `SensoryClassifier.predict` throughput with the fp32 export and the int8 export at
+each level of `sensoryt5.export.FP32_LEVELS` (every MatMul int8; feed-forward down-projections kept float32; both
+feed-forward MatMuls kept float32), and the dev accuracy / macro-F1 / label agreement of each, on the model, texts and
+batch size of `benchmarks.inference_speed`.
 
 Speed: the first 1,000 of those ISEAR training texts, batch 32, CPU, torch and onnxruntime both on `THREADS`
-intra-op threads; the three backends are timed in turn every round, and each export gets a figure with the PyTorch
+intra-op threads; the backends are timed in turn every round, and each export gets a figure with the PyTorch
 backend as baseline (ratio = ONNX time / PyTorch time; the target for int8 is ratio <= 0.286, i.e. at least 3.5x,
-with label agreement with PyTorch of at least 98% on the dev split).
+with label agreement with PyTorch of at least 98% on the dev split). `int8` is every MatMul in int8 (what
+`export --int8 --min-agreement 0` writes); the note `export_default` marks the level `export --int8` picks (the
+first reaching 98% dev agreement).
 Accuracy: ISEAR validation (743 texts) with each backend (`dev_scores`).
 `--quick`: the untrained MiniLM SensoryT5, 256 texts, 3 repetitions, no dev scores.
 
@@ -43,11 +47,18 @@ N_TEXTS = 1000  # half of benchmarks.inference_speed's 2,000, to keep `python -m
 
 
 def export_files(model_dir: Path, folder: Path) -> dict[str, Path]:
-    """Export `model_dir` to fp32 and int8 ONNX files in `folder`."""
-    from sensoryt5.export import export_onnx
+    """Export `model_dir` to fp32 ONNX in `folder` and quantise it at every level of FP32_LEVELS ("int8" for level
+    none, "int8-<level>" for the others)."""
+    from sensoryt5.export import FP32_LEVELS, export_onnx, feed_forward_matmuls, fp32_nodes, quantize_int8
+    from sensoryt5.model_folder import load_model
 
-    return {precision: export_onnx(model_dir, folder / f"model.{precision}.onnx", int8=precision == "int8",
-                                   overwrite=True).path for precision in ("fp32", "int8")}
+    fp32 = export_onnx(model_dir, folder / "model.fp32.onnx", overwrite=True).path
+    ffn = feed_forward_matmuls(fp32, load_model(model_dir, device="cpu").config.backbone_config)
+    files = {"fp32": fp32}
+    for level in FP32_LEVELS:
+        name = "int8" if level == "none" else f"int8-{level}"
+        files[name] = quantize_int8(fp32, folder / f"model.{name}.onnx", fp32_nodes(level, ffn))
+    return files
 
 
 def classifiers(model_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
@@ -81,7 +92,7 @@ def dev_scores(model_dir: Path, files: dict[str, Path] | None = None) -> dict[st
 
 
 def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev: bool) -> list[Figure]:
-    """PyTorch, ONNX fp32 and ONNX int8 timed in turn on `texts`; one figure per export against the same PyTorch
+    """PyTorch and each ONNX export timed in turn on `texts`; one figure per export against the same PyTorch
     timings; dev scores in the notes if `with_dev`."""
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +102,8 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
         load_before = os.getloadavg()[0]
         times = interleaved_timings({backend: partial(clf.predict, texts, BATCH) for backend, clf in backends.items()},
                                     repeats=repeats, warmup=1)
+        default = next((p for p in files if p != "fp32" and scores
+                        and scores[f"onnx-{p}"]["agreement_with_torch"] >= TARGET_AGREEMENT), None)
         for precision, path in files.items():
             onnx_times, torch_times = times[f"onnx-{precision}"], times["torch"]
             figure = Figure(
@@ -101,11 +114,12 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
                 candidate_times=onnx_times,
                 baseline_times=torch_times,
                 target=(f"ratio <= {TARGET_INT8_RATIO:.3f}" + (f", dev agreement >= {TARGET_AGREEMENT:.0%}"
-                                                                  if scores else "")) if precision == "int8" else "",
+                                                                  if scores else "")) if precision != "fp32" else "",
                 notes={
                     "texts": len(texts), "batch_size": BATCH, "device": "cpu", "threads": THREADS,
                     "speedup_median": round(float(np.median(np.divide(torch_times, onnx_times))), 3),
                     "file_mib": round(path.stat().st_size / 2**20, 1),
+                    "export_default": (precision == default) if scores else None,
                     "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                     "dev_scores": scores,
                 },
@@ -118,7 +132,8 @@ def measure(model_dir: Path, texts: list[str], repeats: int, name: str, with_dev
 
 
 def run(quick: bool = False) -> list[Figure]:
-    """fp32 and int8 figures for the fine-tuned model on 1,000 texts (`quick`: untrained model, 256 texts)."""
+    """fp32 and int8 figures (one per level) for the fine-tuned model on 1,000 texts (`quick`: untrained model,
+    256 texts)."""
     torch.set_num_threads(THREADS)
     with quiet_weight_loading():
         if not quick:

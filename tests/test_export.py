@@ -154,6 +154,50 @@ def test_int8_file_is_quantised_and_agrees_with_fp32(bert_model, dev_texts):
     assert np.mean(int8_logits.argmax(1) == fp32_logits.argmax(1)) >= 0.9  # 0.985 when written
 
 
+def _float_matmuls(path: Path) -> set[str]:
+    """Names of the MatMul nodes of an ONNX file that kept a constant float weight."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    weights = {init.name for init in graph.initializer}
+    return {n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights}
+
+
+def test_feed_forward_matmuls_are_found_by_their_weight_shapes(bert_model):
+    from sensoryt5.export import feed_forward_matmuls, fp32_nodes
+    from sensoryt5.model_folder import load_model
+
+    backbone = load_model(bert_model, device="cpu").config.backbone_config  # hidden 32, intermediate 64, 2 layers
+    ffn = feed_forward_matmuls(bert_model / "model.onnx", backbone)
+    assert len(ffn["down"]) == len(ffn["up"]) == 2 and not set(ffn["down"]) & set(ffn["up"])
+    assert set(ffn["down"] + ffn["up"]) <= _float_matmuls(bert_model / "model.onnx")
+    assert fp32_nodes("none", ffn) == [] and fp32_nodes("ffn-down", ffn) == ffn["down"]
+    assert set(fp32_nodes("ffn", ffn)) == set(ffn["down"] + ffn["up"])
+    assert feed_forward_matmuls(bert_model / "model.onnx", {"model_type": "other"}) == {"down": [], "up": []}
+
+
+@pytest.mark.parametrize("min_agreement", [0.0, 1.0])
+def test_int8_keeps_feed_forward_layers_in_fp32_only_as_far_as_the_agreement_asks(bert_model, tmp_path,
+                                                                                  min_agreement):
+    from sensoryt5.export import FP32_LEVELS, feed_forward_matmuls, fp32_nodes
+    from sensoryt5.model_folder import load_model
+
+    result = export_onnx(bert_model, tmp_path / "model.onnx", int8=True, min_agreement=min_agreement)
+    measured = result.agreement_by_level
+    tried = list(measured)
+    assert tried == list(FP32_LEVELS[:len(tried)]) and tried[-1] == result.fp32_level
+    assert result.agreement == measured[result.fp32_level] and result.agreement_texts > 0
+    assert all(share < min_agreement for share in list(measured.values())[:-1])  # each earlier level fell short
+    assert result.agreement >= min_agreement or result.fp32_level == FP32_LEVELS[-1]
+    if min_agreement == 0.0:
+        assert result.fp32_level == "none"
+    ffn = feed_forward_matmuls(bert_model / "model.onnx", load_model(bert_model, device="cpu").config.backbone_config)
+    kept = _float_matmuls(result.path)
+    assert set(fp32_nodes(result.fp32_level, ffn)) <= kept  # the level's MatMuls stayed float32 ...
+    assert not (set(ffn["down"] + ffn["up"]) - set(fp32_nodes(result.fp32_level, ffn))) & kept  # ... and only they
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # the levels tried leave nothing behind
+
+
 def test_runner_refuses_missing_corrupt_and_foreign_files(tmp_path, bert_model):
     import onnx
     from onnx import TensorProto, helper
@@ -208,18 +252,23 @@ def test_int8_export_reports_its_label_agreement_on_the_dev_split(bert_export, d
     assert f"label agreement with PyTorch {share:.1%} of {len(texts)} texts of isear/validation" in result.stdout
 
 
-@pytest.mark.parametrize("case", ["missing folder", "existing output", "unknown format", "bad opset"])
+@pytest.mark.parametrize("case", ["missing folder", "existing output", "unknown format", "bad opset",
+                                  "agreement above 1", "agreement without int8"])
 def test_cli_bad_input_is_one_line_and_exit_2(case, bert_model, tmp_path):
     args = {
         "missing folder": [str(tmp_path / "nowhere")],
         "existing output": [str(bert_model), "--output", str(bert_model / "model.onnx")],
         "unknown format": [str(bert_model), "--format", "tflite", "--output", str(tmp_path / "m.tflite")],
         "bad opset": [str(bert_model), "--opset", "9", "--output", str(tmp_path / "m.onnx")],
+        "agreement above 1": [str(bert_model), "--int8", "--min-agreement", "1.5", "--output", str(tmp_path / "m.onnx")],
+        "agreement without int8": [str(bert_model), "--min-agreement", "0.9", "--output", str(tmp_path / "m.onnx")],
     }[case]
     result = _cli(*args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in result.stderr
     expected = {"missing folder": "does not exist", "existing output": "--overwrite",
-                "unknown format": "unknown export format", "bad opset": "opset 9"}[case]
+                "unknown format": "unknown export format", "bad opset": "opset 9",
+                "agreement above 1": "--min-agreement must be between 0 and 1", "agreement without int8": "add --int8"
+                }[case]
     assert expected in lines[0]
