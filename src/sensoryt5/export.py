@@ -18,10 +18,9 @@ in train_metrics.json, or the one given; at most `AGREEMENT_TEXTS`) whose predic
 multi-label models) is the same. The file keeps the fewest MatMuls in float32 whose agreement reaches
 `min_agreement`, trying in turn the levels of `FP32_LEVELS`: none, the feed-forward down-projections (their input,
 after the activation function, has the outliers that one per-batch activation scale handles worst), then both
-feed-forward MatMuls. On a MiniLM fine-tuned on 3,000 ISEAR texts (1 epoch) the three levels agreed on 95.3%, 97.7%
-and 98.3% of ISEAR dev texts and ran at 1.40x, 1.23x and 1.06x PyTorch's speed on one thread of an AMD EPYC; on a
-fully trained EmoInt model (4 labels) at 98.3%, 99.4% and 99.7%. A model that predicts unknown words also gets
-MODEL_DIR/oov_embedder/ (`export_embedder`; see `sensoryt5.oov_onnx`).
+feed-forward MatMuls. On the `onnx_speed` benchmark's model the three levels agreed on 95.3%, 97.7% and 98.3% of
+ISEAR dev texts and ran at 1.54x, 1.36x and 1.15x PyTorch's speed (BENCHMARKS.md). A model that predicts unknown
+words also gets MODEL_DIR/oov_embedder/ (`export_embedder`; see `sensoryt5.oov_onnx`).
 """
 
 from __future__ import annotations
