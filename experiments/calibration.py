@@ -53,8 +53,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
              + "; models measured in earlier calls are kept). Each model "
              "(MiniLM, trained by the command quoted below; a temperature fitted in training is fitted again) had its "
              "temperature fitted on the dev split of its data set by `sensoryt5.evaluation.calibrate_model` — what "
-             "`train` now does at its end — and was then evaluated once on test. ECE: 15 equal-width bins of the top-class "
-             "probability; Brier: multi-class (sum over classes of the squared error, mean over texts).", "",
+             "`train` now does at its end — and was then evaluated once on test. ECE: 15 equal-width bins of the "
+             "top-class probability; Brier: multi-class (sum over classes of the squared error, mean over texts).", "",
              "| model | data set | temperature | test ECE before | test ECE after | test Brier before | "
              "test Brier after | test macro-F1 | ECE not worse |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
