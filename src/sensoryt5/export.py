@@ -81,7 +81,6 @@ class ExportResult:
     agreement_data: str | None = None  # "DATASET/SPLIT" of those texts, or why agreement was not measured
     fp32_level: str | None = None  # int8: which MatMuls stayed float32 (one of FP32_LEVELS)
     agreement_by_level: dict[str, float] | None = None  # int8: the dev agreement of each level tried, in order
-    min_agreement: float | None = None  # int8: the agreement asked for
     oov_embedder: Path | None = None  # MODEL_DIR/oov_embedder when the processor predicts unknown words
     oov_embedder_written: bool = False  # False: an existing one was kept
 
@@ -401,8 +400,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     return ExportResult(path=output, size_bytes=output.stat().st_size, int8=int8, opset=opset, max_abs_diff=diff,
                         int8_max_abs_diff=int8_diff, agreement=agreement, agreement_texts=len(texts),
                         agreement_data=data, fp32_level=level, agreement_by_level=measured,
-                        min_agreement=min_agreement if int8 else None, oov_embedder=embedder,
-                        oov_embedder_written=written)
+                        oov_embedder=embedder, oov_embedder_written=written)
 
 
 def _write_oov_embedder(folder: Path, processor: Any, overwrite: bool) -> tuple[Path | None, bool]:

@@ -70,5 +70,6 @@ def export(
                   soft_wrap=True)
     if result.agreement is not None and result.agreement < min_agreement:
         err_console.print(f"[yellow]warning:[/] the label agreement {result.agreement:.1%} is below --min-agreement "
-                      f"{min_agreement:.1%} even with the feed-forward layers in float32; use the fp32 export where "
-                      "labels must match PyTorch's", highlight=False, soft_wrap=True)
+                          f"{min_agreement:.1%} at every level tried ({FP32_LEVEL_NAMES[result.fp32_level]} is the "
+                          "last); use the fp32 export where labels must match PyTorch's", highlight=False,
+                          soft_wrap=True)
