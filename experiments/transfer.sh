@@ -10,20 +10,25 @@
 # `reproduce --keep-models` would take for unfinished), so the queue can be restarted in a fresh clone; two queues
 # with disjoint sources can run at once. Seed-major: every source x variant of seed 1 comes before seed 2, so a partial
 # grid is a complete table for its first seeds.
+# Part 2 (a second lexicon) shares this grid: a fourth variant, `input` with the NRC Emotion Lexicon (all 10 columns,
+# `--oov none`, as in experiments/few_labels.sh; needs `pip install "sensoryt5[nrc]"`), pairs with the three above on
+# the same sources, seeds and device.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 sources=${1:-isear,emoint,empathetic_dialogues}
-declare -A key=([none]=none [norms]=input-norms [random]=input-random)
+declare -A key=([none]=none [norms]=input-norms [random]=input-random [nrc]=input-norms-nrc-emolex)
+declare -A options=([none]="--sensory none" [norms]="--sensory norms" [random]="--sensory random"
+                    [nrc]="--sensory norms --lexicon nrc-emolex --oov none")
 for seed in 1 2 3; do
-  for sensory in none norms random; do
-    pending=$(.venv/bin/python -m experiments.transfer_report --pending "$sources" --variant "${key[$sensory]}" \
+  for variant in none norms random nrc; do
+    pending=$(.venv/bin/python -m experiments.transfer_report --pending "$sources" --variant "${key[$variant]}" \
       --seed "$seed")
     [ -n "$pending" ] || continue
     .venv/bin/sensoryt5 reproduce --output results/next-checks --name transfer --datasets "$pending" \
-      --label-map four-emotions --keep-models --sensory "$sensory" --fusion input --seeds "$seed" --epochs 3 \
+      --label-map four-emotions --keep-models ${options[$variant]} --fusion input --seeds "$seed" --epochs 3 \
       --batch-size 32
     for source in ${pending//,/ }; do
-      run="results/next-checks/transfer/runs/$source/${key[$sensory]}/seed$seed"
+      run="results/next-checks/transfer/runs/$source/${key[$variant]}/seed$seed"
       .venv/bin/python -m experiments.transfer_report --run "$run"
     done
   done

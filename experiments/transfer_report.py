@@ -7,7 +7,8 @@ training time, `four-emotions`) and stored beside result.json as `transfer.json`
 target), so the report can be rebuilt without the models. The tables: each variant's mean test macro-F1 on every
 target (mean over seeds), its mean out-of-domain macro-F1 and its drop (in-domain minus the out-of-domain mean); and
 for each pair of PAIRS (`input` with the norms against `none` and against random values, random values against
-`none`), the paired difference on each out-of-domain target and the difference in drop, each with a 95% bootstrap
+`none`, and `input` with the NRC Emotion Lexicon, part 2's second lexicon, against the other three), the paired
+difference on each out-of-domain target and the difference in drop, each with a 95% bootstrap
 interval (test items resampled within each target, seeds paired, runs on the same device).
 
     python -m experiments.transfer_report [--folder results/next-checks/transfer]
@@ -39,8 +40,11 @@ from sensoryt5.reproduce import load_results
 
 TARGETS = ("isear", "emoint", "goemotions", "empathetic_dialogues")
 SHORT = {"isear": "ISEAR-4", "emoint": "EmoInt", "goemotions": "GoEmotions-4", "empathetic_dialogues": "ED-4"}
-VARIANTS = {"none": "none", "input-norms": "input, norms", "input-random": "input, random values"}
-PAIRS = (("input-norms", "none"), ("input-norms", "input-random"), ("input-random", "none"))
+NRC = "input-norms-nrc-emolex"
+VARIANTS = {"none": "none", "input-norms": "input, norms", "input-random": "input, random values",
+            NRC: "input, NRC EmoLex"}
+PAIRS = (("input-norms", "none"), ("input-norms", "input-random"), ("input-random", "none"),
+         (NRC, "none"), (NRC, "input-norms"), (NRC, "input-random"))
 TRANSFER_FILE = "transfer.json"
 N_RESAMPLES = 1000
 

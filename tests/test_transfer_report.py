@@ -80,3 +80,16 @@ def test_pending_names_only_the_sources_not_yet_tested_everywhere(tmp_path: Path
     assert capsys.readouterr().out.strip() == "isear"
     main(["--folder", str(tmp_path), "--pending", "isear", "--variant", "input-norms", "--seed", "1"])
     assert capsys.readouterr().out.strip() == "isear"
+
+
+def test_the_nrc_lexicon_run_pairs_with_the_other_variants(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    everything = {t: 20 for t in TARGETS}
+    _write_run(tmp_path, "none", {**everything, "emoint": 10})
+    _write_run(tmp_path, "input-norms-nrc-emolex", everything)
+    data = summary(tmp_path)["isear"]
+    assert sorted(data["pairs"]) == ["input-norms-nrc-emolex - none"]
+    assert data["pairs"]["input-norms-nrc-emolex - none"]["emoint"]["difference"] > 0
+    assert "| ISEAR-4 | input, NRC EmoLex − none | 1 |" in markdown(summary(tmp_path))
+    main(["--folder", str(tmp_path), "--pending", "isear", "--variant", "input-norms-nrc-emolex", "--seed", "1"])
+    assert capsys.readouterr().out.strip() == ""
