@@ -18,6 +18,7 @@ from sensoryt5.data import SPLITS, label_array, label_names, load_dataset
 from sensoryt5.data.split import examples_per_class
 from sensoryt5.errors import InputError
 from sensoryt5.training import TrainingConfig, per_class_subset, train
+from sensoryt5.train_report import split_sources
 
 FOUR = ["anger", "fear", "joy", "sadness"]
 
@@ -92,6 +93,9 @@ def test_isear_with_the_four_emotion_map_has_exactly_the_four_labels(caplog):
     order = ", ".join(sorted(rows, key=lambda name: (-rows[name], name)))  # most frequent first
     assert [r.getMessage() for r in caplog.records if "(label map)" in r.getMessage()] == [
         f"dropped {sum(rows.values())} rows with labels {order} (label map)"]
+    assert split_sources(four).startswith("data: bundled isear (ISEAR situation reports, 7 emotions")
+    assert ", relabelled by the label map four-emotions: train/validation/test " in split_sources(four)
+    assert "relabelled" not in split_sources(full)
 
 
 @pytest.mark.parametrize("name", ["emoint", "empathetic_dialogues", "goemotions"])

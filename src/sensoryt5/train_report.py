@@ -36,7 +36,10 @@ def split_sources(dataset: Any) -> str:
     metadata = dataset_metadata(dataset["train"])
     name, report = str(metadata.get("name", "")), metadata.get("report", {})
     if name in BUNDLED:
-        return f"data: bundled {name} ({BUNDLED[name].description}): train/validation/test {counts}"
+        renamed = report.get("labels_renamed", {})
+        relabelled = "" if not renamed else (f", relabelled by the label map {renamed['shipped']}"
+                                             if "shipped" in renamed else ", relabelled by the given label map")
+        return f"data: bundled {name} ({BUNDLED[name].description}){relabelled}: train/validation/test {counts}"
     files = report.get("files", {})
     carved = report.get("carved_from_train")
     if carved and set(carved["splits"]) == {"validation", "test"}:
