@@ -41,6 +41,17 @@ def test_bootstrap_interval_brackets_the_score_and_follows_the_seed():
     assert bootstrap_interval(gold, gold, macro_f1_of, n_resamples=50) == {"low": 1.0, "high": 1.0}
 
 
+def test_multi_label_macro_f1_equals_scikit_learns_with_labels_nobody_has():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(2)
+    gold, pred = (rng.random((300, 12)) < 0.1).astype(int), (rng.random((300, 12)) < 0.1).astype(int)
+    gold[:, 4] = pred[:, 4] = 0  # neither gold nor predicted: counts as 0, as scikit-learn's zero_division=0
+    pred[:, 7] = 0
+    assert macro_f1_of(gold, pred) == pytest.approx(f1_score(gold, pred, average="macro", zero_division=0), abs=1e-12)
+    assert macro_f1_of(gold, gold) == pytest.approx(11 / 12)
+
+
 def test_evaluate_records_seeded_intervals_of_accuracy_and_macro_f1(model_dir, clf, tmp_path):
     from sensoryt5.evaluation import evaluate
 

@@ -260,7 +260,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(case, bert_model, tmp_path):
         "existing output": [str(bert_model), "--output", str(bert_model / "model.onnx")],
         "unknown format": [str(bert_model), "--format", "tflite", "--output", str(tmp_path / "m.tflite")],
         "bad opset": [str(bert_model), "--opset", "9", "--output", str(tmp_path / "m.onnx")],
-        "agreement above 1": [str(bert_model), "--int8", "--min-agreement", "1.5", "--output", str(tmp_path / "m.onnx")],
+        "agreement above 1": [str(bert_model), "--int8", "--min-agreement", "1.5",
+                              "--output", str(tmp_path / "m.onnx")],
         "agreement without int8": [str(bert_model), "--min-agreement", "0.9", "--output", str(tmp_path / "m.onnx")],
     }[case]
     result = _cli(*args)

@@ -17,8 +17,8 @@ from test_first_hour_data import describe_json, labelled, one_error_line, sensor
 from sensoryt5.data import SPLITS, label_array, label_names, load_dataset
 from sensoryt5.data.split import examples_per_class
 from sensoryt5.errors import InputError
-from sensoryt5.training import TrainingConfig, per_class_subset, train
 from sensoryt5.train_report import split_sources
+from sensoryt5.training import TrainingConfig, per_class_subset, train
 
 FOUR = ["anger", "fear", "joy", "sadness"]
 

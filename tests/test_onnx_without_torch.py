@@ -305,5 +305,6 @@ def test_export_agreement_options_need_int8(exported, tmp_path):
                            str(tmp_path / "m.onnx"), "--dataset", "isear"], capture_output=True, text=True, env=env,
                           timeout=120)
     lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2 and len(lines) == 1 and "--dataset, --split and --min-agreement are for the int8" in lines[0]
+    assert done.returncode == 2 and len(lines) == 1
+    assert "--dataset, --split and --min-agreement are for the int8" in lines[0]
     assert not (tmp_path / "m.onnx").exists()

@@ -161,6 +161,39 @@ def test_reproduce_grid_is_resumable(tmp_path, tiny_bert_folder):
     assert again == ["4 of 4 runs already finished; 0 to run"]
 
 
+def test_reproduce_report_pairs_multi_label_runs_on_multi_hot_macro_f1(tmp_path):
+    from sensoryt5.metrics import macro_f1_of
+    from sensoryt5.reproduce import summarise, write_report
+
+    gold = [[0], [1, 2], [2], [0, 1], [1]] * 8
+    better = [[0], [1, 2], [2], [0], [1]] * 8
+    worse = [[0], [1], [], [0], [1, 2]] * 8
+
+    def run(key: str, pred: list[list[int]]) -> dict:
+        return {"dataset": "goemotions-multilabel", "variant": {"sensory_mode": "none" if key == "none" else "norms",
+                                                                "fusion": "input"},
+                "variant_key": key, "seed": 1, "labels": ["a", "b", "c"], "test_gold": gold, "test_pred": pred,
+                "test": {"accuracy": 0.0, "macro_f1": 0.0}, "dev": {"macro_f1": 0.0}, "epochs_run": 3,
+                "train_examples": 10, "wall_time_s": 1.0, "machine": {"cpu": "x", "cores": 2}, "command": "c"}
+
+    delta = summarise([run("none", worse), run("input-norms", better)], n_resamples=200)[
+        "goemotions-multilabel"]["input-norms"]["vs_none"]
+    def hot(rows: list[list[int]]) -> np.ndarray:
+        return np.array([[int(c in row) for c in range(3)] for row in rows])
+
+    expected = macro_f1_of(hot(gold), hot(better)) - macro_f1_of(hot(gold), hot(worse))
+    assert delta["difference"] == pytest.approx(expected)
+    assert 0 < delta["ci_low"] <= delta["difference"] <= delta["ci_high"] and delta["seeds"] == [1]
+    for name, r in (("none", run("none", worse)), ("input-norms", run("input-norms", better))):
+        folder = tmp_path / "gm" / "runs" / "goemotions-multilabel" / name / "seed1"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(r))
+    write_report(tmp_path / "gm")
+    text = (tmp_path / "gm" / "RESULTS.md").read_text()
+    assert "| goemotions-multilabel | input-norms | 1 |" in text and "accuracy is exact match" in text
+    assert "BERT-base 0.46" in text
+
+
 def test_reproduce_ablate_adds_one_zeroed_variant_per_sense_and_checks_them_first():
     from sensoryt5.errors import OptionError
     from sensoryt5.reproduce import ReproduceConfig, check_variants, variants

@@ -74,10 +74,21 @@ def accuracy_of(gold: np.ndarray, pred: np.ndarray) -> float:
     return float(hits.mean()) if len(gold) else 0.0
 
 
+def fast_multi_label_macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    """Macro-F1 of multi-hot rows [N, C] over all C labels, 0 for a label neither in gold nor predicted (as
+    scikit-learn's `f1_score(average="macro", zero_division=0)`), from column sums: about 20 ms a call less than
+    scikit-learn on GoEmotions' test split, which a 1,000-resample paired bootstrap calls thousands of times."""
+    gold, pred = gold.astype(bool), pred.astype(bool)
+    true_positive = (gold & pred).sum(axis=0)  # [C]
+    denominator = gold.sum(axis=0) + pred.sum(axis=0)  # [C]
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(gold.shape[1]), where=denominator > 0)
+    return float(f1.mean()) if gold.shape[1] else 0.0
+
+
 def macro_f1_of(gold: np.ndarray, pred: np.ndarray) -> float:
-    """Macro-F1 of integer labels [N] (`fast_macro_f1`) or of multi-hot rows [N, C] (scikit-learn)."""
+    """Macro-F1 of integer labels [N] (`fast_macro_f1`) or of multi-hot rows [N, C] (`fast_multi_label_macro_f1`)."""
     if gold.ndim == 2:
-        return float(f1_score(gold, pred, average="macro", zero_division=0))
+        return fast_multi_label_macro_f1(gold, pred)
     return fast_macro_f1(gold, pred)
 
 
