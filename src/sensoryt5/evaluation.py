@@ -20,6 +20,7 @@ RELIABILITY_FILE = "reliability.png"
 
 
 def dataset_slug(text: str) -> str:
+    """A file-name-safe name of a data set (a bundled name, a hub name or a path's file name) for output folders."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(text).name if os.sep in text else text).strip("_") or "data"
 
 
