@@ -7,8 +7,9 @@ Jobs, in priority order (MiniLM, the fusion study's protocol: 3 epochs, batch 32
   2 NRC on full training sets (part 2): ISEAR, EmoInt, Empathetic Dialogues × none / input-norms / input-random /
     input with `--lexicon nrc-emolex --oov none` × seeds 1-3 into results/next-checks/gpu/nrc (all four on this device,
     so that every comparison pairs runs of one seed made on one device)
-  3 GoEmotions as the standard 28-label multi-label task (part 6): none and input-norms × seeds 1-3 into
-    results/next-checks/gpu/goemotions-multilabel (thresholds tuned on dev at training time)
+  3 GoEmotions as the standard 28-label multi-label task (part 6): none, input-norms and input-random (the control
+    that tells the senses from the branch) × seeds 1-3 into results/next-checks/gpu/goemotions-multilabel (thresholds
+    tuned on dev at training time)
 Everything goes under next-checks/gpu/, apart from the CPU's grids (results/next-checks/transfer holds CPU runs at
 the same run paths): every comparison pairs runs of one seed made on one device.
 Runs already under --results are skipped, so a second call goes on where the first stopped (on a lent machine:
@@ -88,7 +89,7 @@ def main() -> None:
                                         for v in (BASELINE, NORMS, RANDOM)])
         scheduler.submit(grids["nrc-no-oov"], [(d, NRC, s) for s in SEEDS for d in NRC_DATASETS])
         scheduler.submit(grids["goemotions-multilabel"],
-                         [("goemotions-multilabel", v, s) for s in SEEDS for v in (BASELINE, NORMS)])
+                         [("goemotions-multilabel", v, s) for s in SEEDS for v in (BASELINE, NORMS, RANDOM)])
         scheduler.say(f"{len(scheduler.running)} jobs submitted")
         scheduler.wait_for()
     (args.out / "plan.json").write_text(json.dumps({k: str(c.folder) for k, c in grids.items()}), encoding="utf-8")

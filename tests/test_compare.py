@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import TOY_PHRASES
 
-from sensoryt5.metrics import accuracy_of, bootstrap_interval, macro_f1_of
+from sensoryt5.metrics import accuracy_of, bootstrap_interval, macro_f1_of, per_label_f1
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -41,7 +41,7 @@ def test_bootstrap_interval_brackets_the_score_and_follows_the_seed():
     assert bootstrap_interval(gold, gold, macro_f1_of, n_resamples=50) == {"low": 1.0, "high": 1.0}
 
 
-def test_multi_label_macro_f1_equals_scikit_learns_with_labels_nobody_has():
+def test_multi_label_macro_and_per_label_f1_equal_scikit_learns_with_labels_nobody_has():
     from sklearn.metrics import f1_score
 
     rng = np.random.default_rng(2)
@@ -50,6 +50,8 @@ def test_multi_label_macro_f1_equals_scikit_learns_with_labels_nobody_has():
     pred[:, 7] = 0
     assert macro_f1_of(gold, pred) == pytest.approx(f1_score(gold, pred, average="macro", zero_division=0), abs=1e-12)
     assert macro_f1_of(gold, gold) == pytest.approx(11 / 12)
+    np.testing.assert_allclose(per_label_f1(gold, pred), f1_score(gold, pred, average=None, zero_division=0),
+                               atol=1e-12)
 
 
 def test_evaluate_records_seeded_intervals_of_accuracy_and_macro_f1(model_dir, clf, tmp_path):

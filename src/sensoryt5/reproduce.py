@@ -307,7 +307,7 @@ def summarise(results: Sequence[dict[str, Any]], n_resamples: int = 1000) -> dic
             if key != "none" and baseline:
                 common = sorted({r["seed"] for r in group} & {r["seed"] for r in baseline})
                 if common:
-                    gold = _label_array(group[0]["test_gold"], len(group[0]["labels"]))  # [N] or [N, C]
+                    gold = label_array(group[0]["test_gold"], len(group[0]["labels"]))  # [N] or [N, C]
                     rows[key]["vs_none"] = {**paired_bootstrap(gold, _predictions(group, common),
                                                                _predictions(baseline, common), macro_f1_of,
                                                                n_resamples=n_resamples), "seeds": common}
@@ -317,10 +317,10 @@ def summarise(results: Sequence[dict[str, Any]], n_resamples: int = 1000) -> dic
 
 def _predictions(runs: Sequence[dict[str, Any]], seeds: Sequence[int]) -> list[np.ndarray]:
     """Test predictions ([N], or multi-hot [N, C] for multi-label runs) of the runs with the given seeds."""
-    return [_label_array(r["test_pred"], len(r["labels"])) for r in runs if r["seed"] in seeds]
+    return [label_array(r["test_pred"], len(r["labels"])) for r in runs if r["seed"] in seeds]
 
 
-def _label_array(values: Sequence[Any], n_labels: int) -> np.ndarray:
+def label_array(values: Sequence[Any], n_labels: int) -> np.ndarray:
     """A result.json's label indices as an array: [N] for single-label runs, multi-hot [N, C] for multi-label ones
     (whose rows are lists of indices)."""
     if values and isinstance(values[0], list):
