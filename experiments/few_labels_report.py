@@ -4,7 +4,8 @@
 For each data set and N examples per class: each variant's mean test macro-F1 over its seeds, and the paired
 bootstrap 95% interval (over test items, seeds paired, same device) of `input` with the norms minus `none`, with
 random values minus `none`, norms minus random values, and the NRC Emotion Lexicon (`--lexicon nrc-emolex`) minus
-`none` and minus random values. Rebuilt from every finished run, so it can be rerun as the queue goes on.
+`none`, minus random values and minus the norms. Rebuilt from every finished run, so it can be rerun as the queue
+goes on.
 
     python -m experiments.few_labels_report [--folder results/next-checks/few-labels]
 """
@@ -25,7 +26,8 @@ VARIANTS = {"none": "none", "input-norms": "input, norms", "input-random": "inpu
             "input-norms-nrc-emolex": "input, NRC"}
 SHORT = {"none": "none", "input-norms": "norms", "input-random": "random", "input-norms-nrc-emolex": "NRC"}
 PAIRS = (("input-norms", "none"), ("input-random", "none"), ("input-norms", "input-random"),
-         ("input-norms-nrc-emolex", "none"), ("input-norms-nrc-emolex", "input-random"))
+         ("input-norms-nrc-emolex", "none"), ("input-norms-nrc-emolex", "input-random"),
+         ("input-norms-nrc-emolex", "input-norms"))
 
 
 def curve(folder: Path) -> dict[str, Any]:
