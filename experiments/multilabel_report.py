@@ -45,13 +45,14 @@ def compare_runs(runs: list[dict[str, Any]], n_resamples: int = 1000) -> dict[st
              for v in (BASELINE, VARIANT)}
     overall = {name: paired_bootstrap(gold, preds[VARIANT], preds[BASELINE], metric, n_resamples)
                for name, metric in (("micro_f1", micro_f1), ("exact_match", accuracy_of))}
-    mean_f1 = {v: np.mean([per_label_f1(gold, p) for p in preds[v]], axis=0) for v in preds}  # [C] each
 
-    def label_difference(idx: np.ndarray) -> np.ndarray:
-        return (np.mean([per_label_f1(gold[idx], p[idx]) for p in preds[VARIANT]], axis=0)
-                - np.mean([per_label_f1(gold[idx], p[idx]) for p in preds[BASELINE]], axis=0))  # [C]
+    def mean_label_f1(variant: str, idx: np.ndarray) -> np.ndarray:
+        return np.mean([per_label_f1(gold[idx], p[idx]) for p in preds[variant]], axis=0)  # [C], mean over seeds
 
-    low, high = bootstrap_percentiles(len(gold), label_difference, n_resamples)
+    everything = np.arange(len(gold))
+    mean_f1 = {v: mean_label_f1(v, everything) for v in preds}
+    low, high = bootstrap_percentiles(len(gold), lambda idx: mean_label_f1(VARIANT, idx) - mean_label_f1(BASELINE, idx),
+                                      n_resamples)
     per_label = [{"label": labels[c], "support": int(gold[:, c].sum()), BASELINE: float(mean_f1[BASELINE][c]),
                   VARIANT: float(mean_f1[VARIANT][c]), "difference": float(mean_f1[VARIANT][c] - mean_f1[BASELINE][c]),
                   "ci_low": float(low[c]), "ci_high": float(high[c])} for c in range(n_labels)]
