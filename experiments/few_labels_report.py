@@ -30,31 +30,35 @@ PAIRS = (("input-norms", "none"), ("input-random", "none"), ("input-norms", "inp
          ("input-norms-nrc-emolex", "input-norms"))
 
 
+def cell(table: dict, dataset: str) -> dict[str, Any]:
+    """{"variants": {key: {mean, seeds, wall_s, epochs}}, "pairs": {"a - b": comparison}} of one data set's runs."""
+    out: dict[str, Any] = {"variants": {}, "pairs": {}}
+    for key in VARIANTS:
+        runs = table.get((dataset, key), {})
+        if runs:
+            out["variants"][key] = {
+                "mean": statistics.mean(r["test"]["macro_f1"] for r in runs.values()),
+                "seeds": sorted(seed for seed, _ in runs),
+                "wall_s": sum(r["wall_time_s"] for r in runs.values()),
+                "epochs": [r["epochs_run"] for r in runs.values()],
+            }
+    for a, b in PAIRS:
+        comparison = compare(table, dataset, a, b)
+        if comparison is not None:
+            out["pairs"][f"{a} - {b}"] = comparison
+    return out
+
+
 def curve(folder: Path) -> dict[str, Any]:
-    """{dataset: {N: {"variants": {key: {mean, seeds, wall_s}}, "pairs": {"a-b": comparison}}}} of every n<N> run."""
+    """{dataset: {N: cell}} of every n<N> folder's runs."""
     out: dict[str, Any] = {}
     for sub in sorted(folder.glob("n*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0)):
         if not (sub / "runs").is_dir():
             continue
-        n = int(sub.name[1:])
         results = load_results(sub)
         table = by_key(results)
         for dataset in sorted({r["dataset"] for r in results}):
-            cell: dict[str, Any] = {"variants": {}, "pairs": {}}
-            for key in VARIANTS:
-                runs = table.get((dataset, key), {})
-                if runs:
-                    cell["variants"][key] = {
-                        "mean": statistics.mean(r["test"]["macro_f1"] for r in runs.values()),
-                        "seeds": sorted(seed for seed, _ in runs),
-                        "wall_s": sum(r["wall_time_s"] for r in runs.values()),
-                        "epochs": [r["epochs_run"] for r in runs.values()],
-                    }
-            for a, b in PAIRS:
-                comparison = compare(table, dataset, a, b)
-                if comparison is not None:
-                    cell["pairs"][f"{a} - {b}"] = comparison
-            out.setdefault(dataset, {})[n] = cell
+            out.setdefault(dataset, {})[int(sub.name[1:])] = cell(table, dataset)
     return out
 
 
@@ -98,20 +102,34 @@ def plot(data: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def header(first: list[str], rules: list[str]) -> list[str]:
+    """The table's two header lines: the `first` columns (with their `rules`, e.g. "---:"), then each variant's
+    mean and each pair's difference."""
+    return ["| " + " | ".join(first) + " | " + " | ".join(VARIANTS.values()) + " | "
+            + " | ".join(f"{SHORT[a]} − {SHORT[b]}" for a, b in PAIRS) + " |",
+            "|" + "".join(f"{r}|" for r in rules) + "---:|" * len(VARIANTS) + "---|" * len(PAIRS)]
+
+
+def row(first: list[str], cell: dict[str, Any]) -> str:
+    """One table row: the `first` columns, then each variant's mean (seeds) and each pair's difference [CI] (seeds)."""
+    variants = cell["variants"]
+    means = [f"{variants[k]['mean']:.4f} ({len(variants[k]['seeds'])})" if k in variants else "–" for k in VARIANTS]
+    pairs = [_interval(cell["pairs"][f"{a} - {b}"]) + f" ({len(cell['pairs'][f'{a} - {b}']['seeds'])})"
+             if f"{a} - {b}" in cell["pairs"] else "–" for a, b in PAIRS]
+    return "| " + " | ".join(first + means + pairs) + " |"
+
+
+def seeds_of(cell: dict[str, Any]) -> str:
+    """The seeds any variant of a cell has, e.g. "1,2,3"."""
+    return ",".join(map(str, sorted({s for v in cell["variants"].values() for s in v["seeds"]})))
+
+
 def markdown(data: dict[str, Any]) -> str:
     """The RESULTS.md table: one row per data set and N."""
-    lines = ["| data set | per class | seeds | " + " | ".join(VARIANTS.values()) + " | "
-             + " | ".join(f"{SHORT[a]} − {SHORT[b]}" for a, b in PAIRS) + " |",
-             "|---|---:|---|" + "---:|" * len(VARIANTS) + "---|" * len(PAIRS)]
+    lines = header(["data set", "per class", "seeds"], ["---", "---:", "---"])
     for dataset, by_n in data.items():
         for n, cell in sorted(by_n.items()):
-            variants = cell["variants"]
-            seeds = sorted({s for v in variants.values() for s in v["seeds"]})
-            means = [f"{variants[k]['mean']:.4f} ({len(variants[k]['seeds'])})" if k in variants else "–"
-                     for k in VARIANTS]
-            pairs = [_interval(cell["pairs"][f"{a} - {b}"]) + f" ({len(cell['pairs'][f'{a} - {b}']['seeds'])})"
-                     if f"{a} - {b}" in cell["pairs"] else "–" for a, b in PAIRS]
-            lines.append(f"| {dataset} | {n} | {','.join(map(str, seeds))} | " + " | ".join(means + pairs) + " |")
+            lines.append(row([dataset, str(n), seeds_of(cell)], cell))
     return "\n".join(lines)
 
 
