@@ -6,13 +6,13 @@
 # device. Arguments: a comma list of data sets (default isear) and a comma list of variants (default all four); two
 # queues with disjoint variants can run at once, e.g. `nrc_full.sh isear none,norms & nrc_full.sh isear random,nrc`.
 # Seed-major, and `reproduce` skips finished runs, so a partial grid is a complete table for its first seeds and the
-# queue can be restarted. The 32-label Empathetic Dialogues (about 3x ISEAR's training set) is left to the GPU queue.
+# queue can be restarted. The 32-label Empathetic Dialogues (3x ISEAR's training set) takes about 75 minutes a run
+# on the 2-core CPU; experiments/gpu_next_checks.py queues it for a GPU.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 datasets=${1:-isear}
 variants=${2:-none,norms,random,nrc}
-declare -A options=([none]="--sensory none" [norms]="--sensory norms" [random]="--sensory random"
-                    [nrc]="--sensory norms --lexicon nrc-emolex --oov none")
+source "$(dirname "$0")/variants.sh"
 for seed in 1 2 3; do
   for variant in ${variants//,/ }; do
     .venv/bin/sensoryt5 reproduce --output results/next-checks --name nrc --datasets "$datasets" \

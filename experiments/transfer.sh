@@ -16,9 +16,7 @@
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 sources=${1:-isear,emoint,empathetic_dialogues}
-declare -A key=([none]=none [norms]=input-norms [random]=input-random [nrc]=input-norms-nrc-emolex)
-declare -A options=([none]="--sensory none" [norms]="--sensory norms" [random]="--sensory random"
-                    [nrc]="--sensory norms --lexicon nrc-emolex --oov none")
+source "$(dirname "$0")/variants.sh"
 for seed in 1 2 3; do
   for variant in none norms random nrc; do
     pending=$(.venv/bin/python -m experiments.transfer_report --pending "$sources" --variant "${key[$variant]}" \
