@@ -28,6 +28,7 @@ SHORT = {"none": "none", "input-norms": "norms", "input-random": "random", "inpu
 PAIRS = (("input-norms", "none"), ("input-random", "none"), ("input-norms", "input-random"),
          ("input-norms-nrc-emolex", "none"), ("input-norms-nrc-emolex", "input-random"),
          ("input-norms-nrc-emolex", "input-norms"))
+COLOR = {key: f"C{i}" for i, key in enumerate(VARIANTS)}  # one colour per variant in both panels of the plot
 
 
 def cell(table: dict, dataset: str) -> dict[str, Any]:
@@ -78,16 +79,16 @@ def plot(data: dict[str, Any], path: Path) -> None:
         for key, label in VARIANTS.items():
             points = [(n, data[dataset][n]["variants"][key]["mean"]) for n in ns if key in data[dataset][n]["variants"]]
             if points:
-                top.plot(*zip(*points), marker="o", label=label)
-        against_none = [(f"{a} - {b}", f"{SHORT[a]} − none") for a, b in PAIRS if b == "none"]
-        for offset, (pair, label) in enumerate(against_none):
+                top.plot(*zip(*points), marker="o", label=label, color=COLOR[key])
+        against_none = [(a, f"{a} - {b}", f"{SHORT[a]} − none") for a, b in PAIRS if b == "none"]
+        for offset, (key, pair, label) in enumerate(against_none):
             rows = [(n, data[dataset][n]["pairs"][pair]) for n in ns if pair in data[dataset][n]["pairs"]]
             if rows:
                 x = [n * (0.94 + 0.06 * offset) for n, _ in rows]
                 y = [100 * c["difference"] for _, c in rows]
                 err = [[100 * (c["difference"] - c["ci_low"]) for _, c in rows],
                        [100 * (c["ci_high"] - c["difference"]) for _, c in rows]]
-                bottom.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=label)
+                bottom.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=label, color=COLOR[key])
         bottom.axhline(0, color="grey", linestyle="--", linewidth=1)
         top.set_title(dataset)
         top.set_ylabel("test macro-F1 (mean over seeds)")
