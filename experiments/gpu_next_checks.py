@@ -4,8 +4,8 @@ Jobs, in priority order (MiniLM, the fusion study's protocol: 3 epochs, batch 32
   1 transfer (part 1): ISEAR-4, EmoInt and ED-4 (`--label-map four-emotions`) × none / input-norms / input-random
     × seeds 1-3 into results/next-checks/gpu/transfer; after each run its model is tested on the test split of every
     one of the four data sets (`experiments.transfer_report.cross_test`, kept as transfer.json) and deleted
-  2 NRC on full training sets (part 2): ISEAR, EmoInt, Empathetic Dialogues and GoEmotions (single-label, the one
-    data set the issue names for a GPU only) × none / input-norms / input-random /
+  2 NRC on full training sets (part 2): ISEAR, EmoInt, Empathetic Dialogues and GoEmotions (single-label, the data set
+    the issue asks to be run on a GPU) × none / input-norms / input-random /
     input with `--lexicon nrc-emolex --oov none` × seeds 1-3 into results/next-checks/gpu/nrc (all four on this device,
     so that every comparison pairs runs of one seed made on one device)
   3 GoEmotions as the standard 28-label multi-label task (part 6): none, input-norms and input-random (the control
